@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up everything ttsd needs on a fresh Debian machine, as root: system packages, the npm
+# dependencies, a Docker engine (started without systemd), the sandbox image (built offline
+# when no registry is reachable) and the native SDPO trainer. Idempotent: each step is skipped
+# when its result is already there; heavy artefacts are cached under $TTSD_CACHE keyed by
+# their recipe, but nothing depends on the cache existing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+export TTSD_CACHE=${TTSD_CACHE:-$HOME/.cache/ttsd}
+mkdir -p "$TTSD_CACHE"
+step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
+
+APT_PACKAGES=(docker.io mmdebstrap cmake g++ make git ca-certificates chromium)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "apt: ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then echo "setup: need root to install ${missing[*]}" >&2; exit 1; fi
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+step "npm dependencies"
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+
+step "docker engine + sandbox image"
+bash scripts/setup-docker.sh
+
+step "native trainer"
+node bin/ttsd.js trainer build
+
+step "ready"

@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+
+// Placeholder until this component's commands land.
+export function registerModelCommands(program: Command, bench: Command): void {
+  void program;
+  void bench;
+}
