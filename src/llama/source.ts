@@ -5,7 +5,7 @@
  * cache dir keyed by the bundled release tag.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -17,8 +17,14 @@ export function cacheDir(): string {
 }
 
 export function nodeLlamaCppDir(): string {
-  const require = createRequire(import.meta.url);
-  return dirname(require.resolve('node-llama-cpp/package.json'));
+  // The package's exports hide package.json: resolve its entry point and walk up to the root.
+  let dir = dirname(fileURLToPath(import.meta.resolve('node-llama-cpp')));
+  while (!existsSync(join(dir, 'llama', 'llama.cpp.info.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new UserError('node-llama-cpp is not installed; run npm install');
+    dir = parent;
+  }
+  return dir;
 }
 
 /** The llama.cpp release tag that node-llama-cpp bundles (from its llama.cpp.info.json). */
