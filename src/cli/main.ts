@@ -5,6 +5,7 @@ import { registerSandboxCommands } from './sandbox.js';
 import { registerModelCommands } from './model.js';
 import { registerTrainerCommands } from './trainer.js';
 import { registerRunCommands } from './run.js';
+import { registerReportCommands } from './report.js';
 
 const program = new Command('ttsd')
   .description('Test-time self-distillation: search for solutions to hard coding tasks with a local model')
@@ -18,6 +19,7 @@ registerSandboxCommands(program, bench);
 registerModelCommands(program, bench);
 registerTrainerCommands(program, bench);
 registerRunCommands(program);
+registerReportCommands(program);
 
 try {
   await program.parseAsync(process.argv);
