@@ -1,0 +1,497 @@
+"""ttsd's in-container grader: LiveCodeBench (lcb_runner/evaluation/testing_util.py) semantics.
+
+Reads ONE JSON job from stdin:
+  {"nonce": str, "code": str, "func_name": str|null, "tests": [{"input", "output"}],
+   "timeout": float (per test, LCB: 6), "feedback_cases": int (failing cases to collect, 2),
+   "extra_seconds": float (time budget for collecting more failing cases after the first)}
+and writes framed JSON events ("@@ttsd:<nonce>:<json>\n") to a private duplicate of the
+original stdout:
+  {"t": "compile"}            before the program is loaded,
+  {"t": "start", "i": k}      before test k runs (the host re-arms its per-test watchdog),
+  {"t": "result", ...}        at the end (see finish()).
+File descriptors 1 and 2 point at /dev/null while the solution runs, so whatever it prints or
+closes cannot corrupt or forge the result; the nonce makes stray frames worthless.
+
+Grading rules reproduced from lcb_runner: the import prelude; recursion and int-digit limits;
+stdin programs wrapped in a function (imports hoisted, a trailing `if __name__ == '__main__'`
+unwrapped) and run with stdin, open() and sys.stdin.* mocked and stdout captured; outputs
+compared line by line after strip(), then as whitespace-separated Decimal tokens; call-based
+tasks instantiate `Solution` when the code says "class Solution", json-decode each input line as
+one argument, turn a tuple result into a list and compare with ==; a per-test alarm re-armed per
+test; codes -2 (wrong answer), -3 (time limit), -4 (runtime error, also compile failures); the
+first failing test decides. Strings in the LCB metadata are truncated to 300 chars as LCB does.
+One deliberate difference: the stdin program is compiled from the transformed syntax tree with
+its original line numbers (LCB compiles ast.unparse() of the same tree), so tracebacks point at
+the solution's own lines.
+"""
+
+import ast
+import faulthandler
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from decimal import Decimal
+from io import StringIO
+from types import ModuleType
+from unittest.mock import mock_open, patch
+
+IMPORT_PRELUDE = (
+    "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
+    "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\n"
+    "from random import *\nfrom statistics import *\nfrom itertools import *\n"
+    "from functools import *\nfrom operator import *\nfrom io import *\nfrom sys import *\n"
+    "from json import *\nfrom builtins import *\nfrom typing import *\nimport string\nimport re\n"
+    "import datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\nimport math\n"
+    "import random\nimport statistics\nimport itertools\nimport functools\nimport operator\n"
+    "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n"
+)
+# Call-based code is run as IMPORT_PRELUDE + "\n\n" + code: its line L is line L + this offset.
+FUNCTIONAL_LINE_OFFSET = IMPORT_PRELUDE.count("\n") + 2
+SOLUTION_FILE = "<string>"  # the filename LCB's exec() gives the solution
+RAW_LIMIT = 4000  # raw input/output kept per failing case for the feedback renderer
+
+
+class TimeoutException(Exception):
+    pass
+
+
+def on_alarm(signum, frame):
+    print("timeout occured: alarm went off")  # LCB prints this (into the captured output)
+    raise TimeoutException
+
+
+def truncate_lcb(value, length=300):
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= length:
+        return text
+    return text[: length // 2] + "...(truncated) ..." + text[-length // 2 :]
+
+
+def clip(text):
+    return text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT]
+
+
+def arm(seconds):
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def disarm():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class Channel:
+    """Framed events on a private fd; the solution only ever sees /dev/null on fds 1 and 2."""
+
+    def __init__(self, nonce):
+        self.prefix = ("@@ttsd:" + nonce + ":").encode()
+        self.fd = os.dup(1)  # non-inheritable by default
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+
+    def send(self, event):
+        data = b"\n" + self.prefix + json.dumps(event).encode() + b"\n"
+        while data:
+            data = data[os.write(self.fd, data) :]
+
+
+class Capturing(list):
+    """sys.stdout replaced by a StringIO whose close() is a no-op, as LCB does."""
+
+    def __enter__(self):
+        self._stdout = sys.stdout
+        sys.stdout = self._stringio = StringIO()
+        self._stringio.close = lambda *args: 1
+        return self
+
+    def __exit__(self, *args):
+        self.append(self._stringio.getvalue())
+        del self._stringio
+        sys.stdout = self._stdout
+
+
+def exception_info(error, line_offset):
+    """Type, message and the solution's own frames (innermost last) for the feedback."""
+    frames = []
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename == SOLUTION_FILE and frame.lineno is not None:
+            name = "<module>" if frame.name == "wrapped_function" else frame.name
+            frames.append({"line": frame.lineno - line_offset, "name": name})
+    if isinstance(error, SyntaxError) and error.filename == SOLUTION_FILE and error.lineno:
+        frames.append({"line": error.lineno - line_offset, "name": "<module>"})
+    message = error.msg if isinstance(error, SyntaxError) else str(error)
+    return {"type": type(error).__name__, "message": message, "frames": frames[-3:]}
+
+
+def call_with_mocked_stdin(method, inputs):
+    """LCB's call_method: the same patches, applied in the same order."""
+    line_iterator = iter(inputs.split("\n"))
+
+    @patch("builtins.open", mock_open(read_data=inputs))
+    @patch("sys.stdin", StringIO(inputs))
+    @patch("sys.stdin.readline", lambda *args: next(line_iterator))
+    @patch("sys.stdin.readlines", lambda *args: inputs.split("\n"))
+    @patch("sys.stdin.read", lambda *args: inputs)
+    def inner(_method):
+        try:
+            return _method()
+        except SystemExit:
+            pass
+
+    return inner(method)
+
+
+def stripped_lines(text):
+    return [line.strip() for line in text.strip().split("\n")]
+
+
+def decimals(line):
+    try:
+        return True, [Decimal(token) for token in line.split()]
+    except Exception:
+        return False, []
+
+
+def compare_stdout(prediction, expected):
+    """None when equal, else LCB's wrong-answer message."""
+    got, want = stripped_lines(prediction), stripped_lines(expected)
+    if len(got) != len(want):
+        return "Wrong answer: mismatched output length"
+    for index, (a, b) in enumerate(zip(got, want)):
+        if a == b:
+            continue
+        message = f"Wrong answer at output_line_idx={index}: {truncate_lcb(a)} != {truncate_lcb(b)}"
+        ok_a, dec_a = decimals(a)
+        if not ok_a:
+            return message
+        ok_b, dec_b = decimals(b)
+        if not ok_b or dec_a != dec_b:
+            return message
+    return None
+
+
+# --- loading the program -------------------------------------------------------------------------
+
+
+def stdin_program(code):
+    """LCB's clean_if_name + make_function, as a syntax tree keeping the original line numbers."""
+    tree = ast.parse(code)  # a SyntaxError here: LCB execs the raw code, which fails the same way
+    body = tree.body
+    if body and isinstance(body[-1], ast.If):
+        if ast.unparse(body[-1].test).strip() == "__name__ == '__main__'":
+            body = body[:-1] + body[-1].body
+    imports = [s for s in body if isinstance(s, (ast.Import, ast.ImportFrom))]
+    others = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+    function = ast.FunctionDef(
+        name="wrapped_function",
+        args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body=others or [ast.Pass()],
+        decorator_list=[],
+        lineno=1,
+    )
+    module = ast.Module(body=imports + [function], type_ignores=[])
+    ast.fix_missing_locations(module)
+    # LCB's "class Solution" test looks at the transformed source text (comments gone).
+    transformed_text = ast.unparse(module)
+    return module, transformed_text
+
+
+def load_program(code, functional, timeout):
+    """LCB's compile_code: exec under the alarm, Solution() when the text says class Solution."""
+    arm(timeout)
+    try:
+        module = ModuleType("tmp_sol", "")
+        if functional:
+            text = IMPORT_PRELUDE + "\n\n" + code
+            exec(text, module.__dict__)
+        else:
+            try:
+                tree, text = stdin_program(code)
+            except SyntaxError:
+                text = code
+                exec(code, module.__dict__)  # raises the same SyntaxError LCB would report
+            exec(IMPORT_PRELUDE, module.__dict__)
+            exec(compile(tree, SOLUTION_FILE, "exec"), module.__dict__)
+        if "class Solution" in text:
+            return module.Solution()
+        return module
+    finally:
+        disarm()
+
+
+# --- running the tests ---------------------------------------------------------------------------
+
+
+def run_functional_test(method, args, expected, timeout):
+    arm(timeout)
+    faulthandler.enable()
+    try:
+        prediction = method(*args)
+        disarm()
+        if isinstance(prediction, tuple):
+            prediction = list(prediction)
+        return prediction, None
+    finally:
+        disarm()
+        faulthandler.disable()
+
+
+def run_stdin_test(method, inputs, timeout):
+    arm(timeout)
+    faulthandler.enable()
+    error = None
+    with Capturing() as captured:
+        try:
+            call_with_mocked_stdin(method, inputs)
+            disarm()
+        except Exception as e:
+            disarm()
+            error = e
+        finally:
+            disarm()
+            faulthandler.disable()
+    return captured[0], error
+
+
+def render_value(value):
+    try:
+        return json.dumps(value)
+    except Exception:
+        return repr(value)
+
+
+class Grading:
+    def __init__(self, job, channel):
+        self.channel = channel
+        self.code = job["code"]
+        self.func_name = job.get("func_name")
+        self.tests = job["tests"]
+        self.timeout = float(job.get("timeout", 6))
+        self.wanted_cases = int(job.get("feedback_cases", 2))
+        self.extra_seconds = float(job.get("extra_seconds", 2))
+        self.line_offset = FUNCTIONAL_LINE_OFFSET if self.func_name else 0
+        self.results = []
+        self.metadata = None
+        self.failing = []  # cases for the feedback (the decisive one first)
+        self.exception = None
+        self.kind = None  # the decisive failure: wrong_answer | runtime_error | time_limit | memory_limit
+
+    def fail(self, results, metadata, kind, error=None):
+        self.results = results
+        self.metadata = metadata
+        self.kind = kind
+        if error is not None:
+            self.exception = exception_info(error, self.line_offset)
+
+    def kind_of(self, error):
+        if isinstance(error, TimeoutException):
+            return "time_limit"
+        if isinstance(error, MemoryError):
+            return "memory_limit"
+        return "runtime_error"
+
+    def run(self):
+        self.channel.send({"t": "compile"})
+        functional = bool(self.func_name)
+        try:
+            if functional:
+                inputs = [[json.loads(line) for line in t["input"].split("\n")] for t in self.tests]
+                outputs = [json.loads(t["output"]) for t in self.tests]
+            compiled = load_program(self.code, functional, self.timeout)
+        except Exception as e:
+            self.fail([-4], {"error_code": -4, "error_message": f"Error during testing: {e}"}, self.kind_of(e), e)
+            return
+        method_name = self.func_name if functional else "wrapped_function"
+        method = getattr(compiled, method_name, None)
+        if method is None:
+            # LCB: get_function returns None, the grader returns None, unpacking it fails.
+            error = AttributeError(f"the solution has no method {method_name}")
+            self.fail(
+                [-4],
+                {"error_code": -4, "error_message": "Error during testing: cannot unpack non-iterable NoneType object"},
+                "runtime_error",
+                error,
+            )
+            return
+        if functional:
+            self.run_functional(method, inputs, outputs)
+        else:
+            self.run_stdin(method)
+
+    def collecting(self, started):
+        """After the decisive failure: keep looking for more wrong answers, briefly."""
+        return len(self.failing) < self.wanted_cases and time.monotonic() - started < self.extra_seconds
+
+    def run_functional(self, method, inputs, outputs):
+        results = []
+        extra_started = None
+        for index, (args, expected) in enumerate(zip(inputs, outputs)):
+            if extra_started is not None and not self.collecting(extra_started):
+                break
+            timeout = self.timeout if extra_started is None else min(self.timeout, self.extra_seconds)
+            self.channel.send({"t": "start", "i": index})
+            try:
+                prediction, _ = run_functional_test(method, args, expected, timeout)
+            except Exception as e:
+                if extra_started is not None:
+                    break
+                is_timeout = "timeoutexception" in repr(e).lower()
+                results.append(-3 if is_timeout else -4)
+                metadata = {
+                    "error": repr(e),
+                    "error_code": -3 if is_timeout else -4,
+                    "error_message": "Time Limit Exceeded" if is_timeout else "Runtime Error",
+                    "inputs": truncate_lcb(args),
+                    "expected": truncate_lcb(expected),
+                }
+                self.failing.append({"index": index, "input": clip(self.tests[index]["input"])})
+                self.fail(results, metadata, self.kind_of(e), e)
+                return
+            if prediction == expected:
+                if extra_started is None:
+                    results.append(True)
+                continue
+            self.failing.append(
+                {
+                    "index": index,
+                    "input": clip(self.tests[index]["input"]),
+                    "output": clip(render_value(prediction)),
+                    "expected": clip(self.tests[index]["output"]),
+                }
+            )
+            if extra_started is None:
+                results.append(False)
+                self.fail(
+                    results,
+                    {
+                        "output": truncate_lcb(prediction),
+                        "inputs": truncate_lcb(args),
+                        "expected": truncate_lcb(expected),
+                        "error_code": -2,
+                        "error_message": "Wrong Answer",
+                    },
+                    "wrong_answer",
+                )
+                extra_started = time.monotonic()
+        if extra_started is None:
+            self.results = results
+
+    def run_stdin(self, method):
+        results = []
+        extra_started = None
+        for index, test in enumerate(self.tests):
+            if extra_started is not None and not self.collecting(extra_started):
+                break
+            timeout = self.timeout if extra_started is None else min(self.timeout, self.extra_seconds)
+            inputs, expected = test["input"], test["output"]
+            self.channel.send({"t": "start", "i": index})
+            prediction, error = run_stdin_test(method, inputs, timeout)
+            if error is not None:
+                if extra_started is not None:
+                    break
+                is_timeout = "timeoutexception" in repr(error).lower()
+                results.append(-3 if is_timeout else -4)
+                metadata = {
+                    "error": repr(error),
+                    "error_code": -3 if is_timeout else -4,
+                    "error_message": "Time Limit Exceeded" if is_timeout else "Runtime Error",
+                    "inputs": truncate_lcb(inputs),
+                    "expected": truncate_lcb(expected),
+                }
+                self.failing.append({"index": index, "input": clip(inputs)})
+                self.fail(results, metadata, self.kind_of(error), error)
+                return
+            message = compare_stdout(prediction, expected)
+            if message is None:
+                if extra_started is None:
+                    results.append(True)
+                continue
+            self.failing.append(
+                {"index": index, "input": clip(inputs), "output": clip(prediction), "expected": clip(expected)}
+            )
+            if extra_started is None:
+                results.append(-2)
+                self.fail(
+                    results,
+                    {
+                        "output": truncate_lcb(prediction),
+                        "inputs": truncate_lcb(inputs),
+                        "expected": truncate_lcb(expected),
+                        "error_code": -2,
+                        "error_message": message,
+                    },
+                    "wrong_answer",
+                )
+                extra_started = time.monotonic()
+        if extra_started is None:
+            self.results = results
+
+    def finish(self):
+        metadata = self.metadata or {"error_code": 0, "error_message": ""}
+        self.channel.send(
+            {
+                "t": "result",
+                "results": [r if isinstance(r, bool) else int(r) for r in self.results],
+                "passed": sum(1 for r in self.results if r is True),
+                "kind": self.kind or "accepted",
+                "lcb": metadata,
+                "exception": self.exception,
+                "failing": self.failing,
+            }
+        )
+
+
+def reliability_guard():
+    """LCB's reliability_guard (minus the memory rlimit: the container's cgroup bounds memory)."""
+    import builtins
+    import shutil
+    import subprocess
+
+    faulthandler.disable()
+    builtins.quit = None
+    os.environ["OMP_NUM_THREADS"] = "1"
+    for name in (
+        "kill system putenv remove removedirs rmdir fchdir setuid fork forkpty killpg rename renames "
+        "truncate replace unlink fchmod fchown chmod chown chroot lchflags lchmod lchown getcwd chdir"
+    ).split():
+        setattr(os, name, None)
+    shutil.rmtree = None
+    shutil.move = None
+    shutil.chown = None
+    subprocess.Popen = None
+    builtins.help = None
+    for name in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
+        sys.modules[name] = None
+
+
+def main():
+    job = json.loads(sys.stdin.buffer.read())
+    if job.get("selftest"):
+        import numpy  # noqa: F401  (the image must carry what solutions commonly import)
+        import sortedcontainers  # noqa: F401
+
+        print("python", sys.version.split()[0], "grader ok", flush=True)
+        return
+    channel = Channel(job["nonce"])
+    exit_now = os._exit  # kept before the guard; leftover solution threads must not block exit
+    sys.set_int_max_str_digits(50000)
+    signal.signal(signal.SIGALRM, on_alarm)
+    reliability_guard()
+    grading = Grading(job, channel)
+    try:
+        grading.run()
+    except BaseException as e:  # SystemExit / KeyboardInterrupt from call-based code, etc.
+        disarm()
+        grading.fail(
+            [-4], {"error_code": -4, "error_message": f"Error during testing: {e!r}"}, grading.kind_of(e), e
+        )
+    grading.finish()
+    exit_now(0)
+
+
+if __name__ == "__main__":
+    main()
