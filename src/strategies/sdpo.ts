@@ -1,0 +1,82 @@
+import { generationMessages, teacherMessages } from '../prompts/index.js';
+import type { TrainExample } from '../trainer/types.js';
+import { cellPlan, cellResult, gradeAndRecord, sampleMissing, stepAttempts, stopsAfter } from './attempt.js';
+import { teacherSources, truncateLeft } from './teacher.js';
+import type { AttemptOutcome, CellContext, CellResult, CellTrainer, Strategy } from './types.js';
+
+/**
+ * SDPO at test time (sdpo.md): each step samples G rollouts with the cell's current LoRA
+ * adapter, grades them, builds one teacher context per rollout, takes one trainer step and
+ * samples the next step with the new adapter. No training follows the last step (the budget is
+ * spent) or a discovery (unless --continue-after-success).
+ *
+ * Resume: the trainer's persisted step count decides which step is next. The trainer is saved
+ * after every step before its train_step event is written; a step saved but not yet logged is
+ * logged from the result the trainer client kept next to its state.
+ */
+export const sdpo: Strategy = {
+  name: 'sdpo',
+  needsTrainer: true,
+  async run(cell: CellContext): Promise<CellResult> {
+    const trainer = cell.trainer;
+    if (!trainer) throw new Error('sdpo needs a trainer');
+    const studentMessages = generationMessages(cell.task);
+    const studentPrompt = await cell.sampler.renderPrompt(studentMessages);
+    const completed = trainer.completedSteps;
+    let adapter = recoverAdapter(cell, trainer);
+    for (const planned of cellPlan(cell)) {
+      if (planned.step <= completed) continue; // sampled, graded and trained before the resume
+      const sampled = await sampleMissing(cell, planned, studentMessages, adapter);
+      await gradeAndRecord(cell, planned, sampled);
+      const lastK = planned.firstK + planned.size - 1;
+      if (stopsAfter(cell, lastK) || lastK >= cell.budget) break;
+      const attempts = stepAttempts(cell, planned);
+      const examples = await trainExamples(cell, studentPrompt, attempts);
+      const result = await trainer.step(examples);
+      await trainer.save();
+      const masked = examples.filter((e) => e.masked).length;
+      cell.recordTrainStep(planned.step, result, masked);
+      cell.history.trainSteps.set(planned.step, { adapterPath: result.adapterPath });
+      adapter = result.adapterPath;
+    }
+    return cellResult(cell);
+  },
+};
+
+/** The adapter to sample with after a resume; logs a step the trainer saved but the store missed. */
+function recoverAdapter(cell: CellContext, trainer: CellTrainer): string | null {
+  const completed = trainer.completedSteps;
+  if (completed === 0) return null;
+  const logged = cell.history.trainSteps.get(completed);
+  if (logged) return logged.adapterPath;
+  const last = trainer.lastResult;
+  if (last && last.result.step === completed) {
+    cell.recordTrainStep(completed, last.result, last.masked);
+    cell.history.trainSteps.set(completed, { adapterPath: last.result.adapterPath });
+    return last.result.adapterPath;
+  }
+  throw new Error(`trainer state has ${completed} steps but step ${completed} was never logged and its result is gone`);
+}
+
+export async function trainExamples(
+  cell: Pick<CellContext, 'task' | 'sampler' | 'maxTeacherPromptTokens'>,
+  studentPrompt: number[],
+  attempts: AttemptOutcome[],
+): Promise<TrainExample[]> {
+  const sources = teacherSources(attempts);
+  return Promise.all(
+    attempts.map(async (attempt, i) => {
+      const source = sources[i];
+      if (source === null) {
+        return { studentPrompt, teacherPrompt: studentPrompt, response: attempt.responseTokens, masked: true };
+      }
+      const rendered = await cell.sampler.renderPrompt(teacherMessages(cell.task, source));
+      return {
+        studentPrompt,
+        teacherPrompt: truncateLeft(rendered, cell.maxTeacherPromptTokens),
+        response: attempt.responseTokens,
+        masked: false,
+      };
+    }),
+  );
+}

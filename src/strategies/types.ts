@@ -1,0 +1,92 @@
+import type { ChatMessage, Rollout } from '../model/types.js';
+import type { Grader } from '../sandbox/types.js';
+import type { Task } from '../tasks/types.js';
+import type { TrainExample, TrainStepResult } from '../trainer/types.js';
+
+/** Sampling hyperparameters shared by every strategy (sdpo.md: temperature 1.0, top-K 20). */
+export interface SamplingParams {
+  temperature: number;
+  topP: number;
+  topK: number;
+  maxTokens: number;
+}
+
+/**
+ * The sampler as a cell sees it: one call samples `n` responses with a given adapter (null =
+ * base model). The run loop serialises calls from interleaved cells and switches adapters, so
+ * a strategy never has to care that another cell uses the same model.
+ */
+export interface CellSampler {
+  sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null): Promise<Rollout[]>;
+  renderPrompt(messages: ChatMessage[]): Promise<number[]>;
+}
+
+/** The trainer as an SDPO cell sees it (one per cell: each cell adapts its own LoRA from the base). */
+export interface CellTrainer {
+  /** Optimizer steps already persisted in the trainer's state (0 for a fresh start). */
+  readonly completedSteps: number;
+  /** The result of step `completedSteps` as kept with the saved state (to log a step saved but not logged). */
+  readonly lastResult: { result: TrainStepResult; masked: number } | null;
+  step(batch: TrainExample[]): Promise<TrainStepResult>;
+  save(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One graded generation: what the run store records and what strategies reason about. */
+export interface AttemptOutcome {
+  k: number; // 1-based generation index in sampling order
+  step: number; // 1-based step
+  position: number; // 1-based position j inside the step
+  text: string;
+  code: string | null;
+  finishReason: 'stop' | 'length';
+  responseTokens: number[];
+  reward: 0 | 1; // public tests
+  privateReward: 0 | 1; // all private tests (only graded when reward = 1)
+  verdict: string;
+  feedback: string;
+  ms: number;
+  gradeMs: number;
+}
+
+export function isDiscovery(attempt: Pick<AttemptOutcome, 'reward' | 'privateReward'>): boolean {
+  return attempt.reward === 1 && attempt.privateReward === 1;
+}
+
+/** What the run store already holds for a cell (empty for a fresh run). */
+export interface CellHistory {
+  attempts: Map<number, AttemptOutcome>; // by k
+  /** SDPO: train steps already logged, by step, with the adapter each produced. */
+  trainSteps: Map<number, { adapterPath: string | null }>;
+}
+
+/** Everything one (task, strategy, seed) cell needs; strategies get services only through here. */
+export interface CellContext {
+  task: Task;
+  strategy: string;
+  seed: number;
+  budget: number; // generations
+  rollouts: number; // G: generations per step
+  sampling: SamplingParams;
+  maxPromptTokens: number;
+  maxTeacherPromptTokens: number;
+  continueAfterSuccess: boolean;
+  sampler: CellSampler;
+  grader: Grader;
+  trainer?: CellTrainer; // SDPO only
+  history: CellHistory;
+  /** Appends an attempt event. Called once per generation, never for an already recorded k. */
+  recordAttempt(attempt: AttemptOutcome): void;
+  recordTrainStep(step: number, result: TrainStepResult, masked: number): void;
+}
+
+export interface CellResult {
+  attempts: number; // generations recorded for the cell (including those recorded before a resume)
+  discoveryK: number | null;
+}
+
+export interface Strategy {
+  readonly name: string;
+  readonly needsTrainer: boolean;
+  run(cell: CellContext): Promise<CellResult>;
+}
