@@ -1,7 +1,70 @@
 import type { Command } from 'commander';
+import { UserError } from '../errors.js';
+import { writeTinyModel, type TinyArch, type TinyShapeName, type TinyType } from '../model/tiny.js';
+import { modelInfo } from '../model/info.js';
 
-// Placeholder until this component's commands land.
 export function registerModelCommands(program: Command, bench: Command): void {
-  void program;
+  const model = program.command('model').description('test models and model files');
+
+  model
+    .command('tiny')
+    .description('write a random-weight model with a real tokenizer and chat template (nothing is downloaded)')
+    .requiredOption('--out <file>', 'output GGUF path')
+    .option('--arch <arch>', 'qwen2 | qwen3 | llama', 'qwen2')
+    .option('--type <type>', 'weight type: f32 | f16 | q8_0', 'f32')
+    .option('--shape <shape>', 'tiny | qwen2.5-0.5b (that model\'s exact shapes)', 'tiny')
+    .option('--layers <n>', 'number of blocks', integer)
+    .option('--hidden <n>', 'embedding size', integer)
+    .option('--heads <n>', 'attention heads', integer)
+    .option('--kv-heads <n>', 'key/value heads', integer)
+    .option('--ffn <n>', 'MLP size', integer)
+    .option('--seed <n>', 'weights seed', integer, 0)
+    .option('--std <x>', 'output-head scale (std·sqrt(hidden)); larger = peakier logits', number, 2)
+    .action(async (o: { out: string; arch: string; type: string; shape: string; layers?: number; hidden?: number; heads?: number; kvHeads?: number; ffn?: number; seed: number; std: number }) => {
+      const started = performance.now();
+      const info = await writeTinyModel(o.out, {
+        arch: o.arch as TinyArch,
+        type: o.type as TinyType,
+        shape: o.shape as TinyShapeName,
+        ...(o.layers !== undefined && { layers: o.layers }),
+        ...(o.hidden !== undefined && { hidden: o.hidden }),
+        ...(o.heads !== undefined && { heads: o.heads }),
+        ...(o.kvHeads !== undefined && { kvHeads: o.kvHeads }),
+        ...(o.ffn !== undefined && { ffn: o.ffn }),
+        seed: o.seed,
+        std: o.std,
+      });
+      const r = info.recipe;
+      process.stdout.write(
+        `wrote ${info.path}: ${r.arch} ${r.shape} ${r.type}, ${r.layers} layers, hidden ${r.hidden}, heads ${r.heads}/${r.kvHeads}, ffn ${r.ffn}, ` +
+          `vocab ${info.vocabSize}, ${info.tensors} tensors, ${(info.bytes / 2 ** 20).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      );
+    });
+
+  model
+    .command('info <file>')
+    .description('architecture, shapes, tokenizer and chat template of a GGUF model')
+    .option('--json', 'print JSON')
+    .action(async (file: string, o: { json?: boolean }) => {
+      const info = await modelInfo(file);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(info)}\n`);
+        return;
+      }
+      for (const [key, value] of Object.entries(info)) process.stdout.write(`${key}: ${value}\n`);
+    });
+
   void bench;
+}
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UserError(`expected an integer, got ${value}`);
+  return n;
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UserError(`expected a number, got ${value}`);
+  return n;
 }

@@ -1,0 +1,51 @@
+/**
+ * Test models for every part's tests: random-weight GGUFs with real tokenizers, generated once
+ * and cached under cacheDir()/test-models, keyed by the full recipe, the bundled llama.cpp tag
+ * (the vocab and template source) and a hash of the generator's own source files, so a change
+ * to the writer regenerates them. Nothing is downloaded.
+ *
+ *   const path = await tinyModel();                          // F32 tiny qwen2
+ *   const q8 = await tinyModel({ arch: 'qwen3', type: 'q8_0' });
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundledLlamaTag, cacheDir } from '../../src/llama/source.js';
+import { tinyRecipe, writeTinyModel, type TinyModelOptions } from '../../src/model/tiny.js';
+
+export type { TinyModelOptions } from '../../src/model/tiny.js';
+
+const GENERATOR_SOURCES = ['src/gguf/writer.ts', 'src/gguf/constants.ts', 'src/model/tiny.ts', 'src/model/random.ts'];
+
+let sourceHash: string | undefined;
+function generatorHash(): string {
+  if (sourceHash) return sourceHash;
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const h = createHash('sha256');
+  for (const file of GENERATOR_SOURCES) h.update(file).update(readFileSync(join(root, file)));
+  sourceHash = h.digest('hex');
+  return sourceHash;
+}
+
+const pending = new Map<string, Promise<string>>();
+
+/** Path of a cached random-weight test model with these options (generated on first use). */
+export async function tinyModel(options: TinyModelOptions = {}): Promise<string> {
+  const recipe = tinyRecipe(options);
+  const key = createHash('sha256')
+    .update(JSON.stringify(recipe))
+    .update(bundledLlamaTag())
+    .update(generatorHash())
+    .digest('hex')
+    .slice(0, 16);
+  const path = join(cacheDir(), 'test-models', `${recipe.arch}-${recipe.shape}-${recipe.type}-${key}.gguf`);
+  if (existsSync(path)) return path;
+  let job = pending.get(path);
+  if (!job) {
+    // writeTinyModel writes to a temporary name and renames: concurrent test files are safe.
+    job = writeTinyModel(path, recipe).then(() => path);
+    pending.set(path, job);
+  }
+  return job;
+}
