@@ -1,0 +1,104 @@
+/**
+ * The Docker engine and the sandbox image, checked up front so that a missing piece is one clear
+ * line for the user instead of a hang or a stack trace.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { UserError } from '../errors.js';
+import { OWNER_HOST_LABEL, OWNER_PID_LABEL, SANDBOX_LABEL } from './container.js';
+
+export const DEFAULT_IMAGE = process.env.TTSD_SANDBOX_IMAGE ?? 'ttsd-sandbox-python:latest';
+export const GRADER_LABEL = 'ttsd.grader.sha256';
+export const SANDBOX_DIR = fileURLToPath(new URL('../../sandboxes/python/', import.meta.url));
+export const SETUP_SCRIPT = fileURLToPath(new URL('../../scripts/setup-docker.sh', import.meta.url));
+const PING_TIMEOUT_MS = 5_000;
+
+/** sha256 of the grader program in this checkout: the image must carry the same one. */
+export function graderSha256(): string {
+  return createHash('sha256').update(readFileSync(`${SANDBOX_DIR}grader.py`)).digest('hex');
+}
+
+export function connect(socketPath?: string): Docker {
+  return new Docker({ socketPath: socketPath ?? process.env.TTSD_DOCKER_SOCKET ?? '/var/run/docker.sock' });
+}
+
+export async function checkDaemon(docker: Docker): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      docker.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer within 5 s')), PING_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (error) {
+    const socket = (docker.modem as { socketPath?: string }).socketPath ?? 'its socket';
+    throw new UserError(
+      `Docker is not running (${socket}: ${(error as Error).message}): start it with \`bash scripts/setup-docker.sh\``,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type ImageState = { state: 'missing' } | { state: 'stale'; sha: string } | { state: 'current' };
+
+export async function imageState(docker: Docker, image: string): Promise<ImageState> {
+  try {
+    const info = await docker.getImage(image).inspect();
+    const sha = info.Config?.Labels?.[GRADER_LABEL] ?? '';
+    return sha === graderSha256() ? { state: 'current' } : { state: 'stale', sha };
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return { state: 'missing' };
+    throw new UserError(`cannot inspect the sandbox image ${image}: ${(error as Error).message}`);
+  }
+}
+
+export async function checkImage(docker: Docker, image: string): Promise<void> {
+  const state = await imageState(docker, image);
+  if (state.state === 'missing') {
+    throw new UserError(`the sandbox image ${image} is missing: build it with \`ttsd sandbox build\``);
+  }
+  if (state.state === 'stale') {
+    throw new UserError(
+      `the sandbox image ${image} carries another grader than sandboxes/python/grader.py: rebuild it with \`ttsd sandbox build\``,
+    );
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes sandbox containers left behind by ttsd processes that died. Containers of live
+ * processes (other runs sharing this engine) are left alone. Returns how many were removed.
+ */
+export async function sweepOrphans(docker: Docker): Promise<number> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } });
+  const host = os.hostname();
+  const orphans = containers.filter((c) => {
+    const pid = Number(c.Labels[OWNER_PID_LABEL]);
+    const sameHost = c.Labels[OWNER_HOST_LABEL] === host;
+    return !sameHost || !Number.isInteger(pid) || (pid !== process.pid && !processAlive(pid));
+  });
+  await Promise.all(orphans.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  return orphans.length;
+}
+
+/** Containers this process owns right now (tests use it to prove nothing is left behind). */
+export async function ownContainers(docker: Docker): Promise<string[]> {
+  const containers = await docker.listContainers({
+    all: true,
+    filters: { label: [SANDBOX_LABEL, `${OWNER_PID_LABEL}=${process.pid}`] },
+  });
+  return containers.map((c) => c.Id);
+}
