@@ -1,6 +1,157 @@
-import type { Command } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { UserError } from '../errors.js';
+import { loadTasks } from '../tasks/load.js';
+import { findPreset } from '../tasks/presets.js';
+import { selectTasks } from '../tasks/select.js';
+import type { Task } from '../tasks/types.js';
+import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
+import { OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
+import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
+import { historyFromEvents, type RunHistory } from '../run/history.js';
+import { runSearch } from '../run/loop.js';
+import { progressFor } from '../run/progress.js';
+import { startRealServices } from '../run/real-services.js';
+import type { RunServices } from '../run/services.js';
+import { RunStore } from '../run/store.js';
 
-// Placeholder until this component's commands land.
+/** Machine settings a resumed run may change; everything else is fixed by the run event. */
+const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells'];
+
 export function registerRunCommands(program: Command): void {
-  void program;
+  const run = program
+    .command('run')
+    .description('search for solutions: tasks × strategies × seeds under one generation budget, logged to <out>/events.jsonl')
+    .option('--config <file.json>', 'settings as JSON (keys = flag names); flags win')
+    .option('--out <dir>', 'run directory (default: results/<date-time>)')
+    .option('--resume <dir>', 'finish an interrupted run (after a crash or kill -9) from its events.jsonl');
+  for (const spec of OPTION_SPECS) run.addOption(new Option(spec.flag, spec.description));
+  run.action(async (options: Record<string, unknown>) => {
+    if (options.resume !== undefined) await resumeRun(String(options.resume), options);
+    else await startRun(options);
+  });
+}
+
+async function startRun(options: Record<string, unknown>): Promise<void> {
+  const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES);
+  const tasks = await selectRunTasks(config);
+  checkModel(config.model);
+  const runDir = String(options.out ?? path.join('results', timestamp()));
+  const store = RunStore.create(runDir);
+  const runEvent: RunStartEvent = {
+    type: 'run',
+    version: EVENTS_VERSION,
+    budget: config.budget,
+    strategies: config.strategies,
+    seeds: config.seeds,
+    tasks: tasks.map((t) => t.id),
+    started_at: new Date().toISOString(),
+    ...snakeCase(config),
+    task_source: config.tasks,
+    config,
+  };
+  store.append(runEvent);
+  await search(config, tasks, runDir, store, { cells: new Map(), done: new Set() });
+}
+
+async function resumeRun(runDir: string, options: Record<string, unknown>): Promise<void> {
+  const given = flagsGiven(options);
+  const fixed = Object.keys(given).filter((k) => !RESUMABLE_OVERRIDES.includes(k as keyof RunConfig));
+  if (fixed.length > 0 || options.config !== undefined || options.out !== undefined) {
+    throw new UserError(`--resume continues a run with its recorded settings; only --threads, --concurrency and --parallel-cells may change`);
+  }
+  const { store, events, repaired } = RunStore.open(runDir);
+  const first = events[0] as RunStartEvent | undefined;
+  if (!first || first.type !== 'run' || typeof first.config !== 'object') {
+    store.close();
+    throw new UserError(`${runDir}/events.jsonl does not start with a run event`);
+  }
+  if (events.some((e) => e.type === 'run_done')) {
+    store.close();
+    process.stderr.write(`ttsd: ${runDir} is already complete\n`);
+    return;
+  }
+  const recorded = first.config as RunConfig;
+  const overrides = Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v]));
+  const config = resolveConfig(configAsFile(recorded), overrides, STRATEGY_NAMES);
+  const all = await loadTasks(config.tasks);
+  const tasks = selectTasks(all, { ids: first.tasks });
+  const resumeEvent: ResumeEvent = { type: 'resume', at: new Date().toISOString(), repaired };
+  store.append({ ...resumeEvent, ...Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v])) });
+  await search(config, tasks, runDir, store, historyFromEvents(events));
+}
+
+async function search(config: RunConfig, tasks: Task[], runDir: string, store: RunStore, history: RunHistory): Promise<void> {
+  const needsTrainer = config.strategies.some((name) => strategyByName(name)!.needsTrainer);
+  let services: RunServices | undefined;
+  try {
+    services = await startRealServices(config, needsTrainer);
+    const stop = () => void services?.close().finally(() => process.exit(130));
+    process.once('SIGINT', stop);
+    const result = await runSearch({ config, tasks, runDir, store, history, services, progress: progressFor(process.stderr) });
+    process.off('SIGINT', stop);
+    process.stdout.write(`${runDir}: ${result.attempts} generations over ${result.cells} cells; report with: ttsd report ${runDir}\n`);
+  } finally {
+    await services?.close();
+    store.close();
+  }
+}
+
+async function selectRunTasks(config: RunConfig): Promise<Task[]> {
+  let tasks = await loadTasks(config.tasks);
+  if (config.preset) tasks = findPreset(config.preset).resolve(tasks).tasks;
+  if (config.ids.length > 0) tasks = selectTasks(tasks, { ids: config.ids });
+  if (tasks.length === 0) throw new UserError(`no tasks selected from ${config.tasks}`);
+  return tasks;
+}
+
+function checkModel(model: string): void {
+  if (model.startsWith('hf:')) return; // node-llama-cpp resolves (and caches) it when the sampler loads
+  if (!fs.existsSync(model) || !fs.statSync(model).isFile()) {
+    throw new UserError(`model file not found: ${model} (make a tiny one with: ttsd model tiny --out ${model})`);
+  }
+}
+
+function readConfigFile(file: unknown): Record<string, unknown> {
+  if (file === undefined) return {};
+  let text: string;
+  try {
+    text = fs.readFileSync(String(file), 'utf8');
+  } catch (error) {
+    throw new UserError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`config file ${file} is not valid JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UserError(`config file ${file} must hold a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+/** Only the option values given on the command line (commander leaves the others undefined). */
+function flagsGiven(options: Record<string, unknown>): Partial<Record<keyof RunConfig, unknown>> {
+  const given: Partial<Record<keyof RunConfig, unknown>> = {};
+  for (const spec of OPTION_SPECS) if (options[spec.key] !== undefined) given[spec.key] = options[spec.key];
+  return given;
+}
+
+/** A recorded RunConfig as config-file input (max-prompt-tokens was resolved already; keep it). */
+function configAsFile(config: RunConfig): Record<string, unknown> {
+  return { ...config } as Record<string, unknown>;
+}
+
+function snakeCase(config: RunConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key === 'tasks') continue; // the run event's `tasks` lists the selected ids
+    out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
+  }
+  return out;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[:]/g, '').replace(/\..*/, '').replace('T', '-');
 }

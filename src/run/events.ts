@@ -51,3 +51,48 @@ export interface TrainStepEvent {
 }
 
 export type RunEvent = RunStartEvent | AttemptEvent | TrainStepEvent | { type: string; [k: string]: unknown };
+
+/*
+ * Events written by `ttsd run` besides the three above (all optional for readers):
+ * - attempt events also carry `position` (j in its step), `text` (the raw response, needed by
+ *   SDPO sibling contexts after a resume), `response_tokens` (SDPO only: the trainer's input
+ *   after a resume) and `adapter` (the LoRA adapter sampled with; null = base model).
+ * - `cell_done` closes a (task, strategy, seed) cell: nothing more is appended for it.
+ * - `resume` marks where `ttsd run --resume` continued (repaired = a torn last line was cut).
+ * - `utilisation` and `run_done` end the run.
+ */
+export type CellDoneEvent = {
+  type: 'cell_done';
+  task: string;
+  strategy: string;
+  seed: number;
+  attempts: number; // generations recorded for the cell
+  discovery_k: number | null; // first k with reward = private_reward = 1
+};
+
+export type ResumeEvent = {
+  type: 'resume';
+  at: string; // ISO time
+  repaired: boolean;
+};
+
+/** Busy time of each component during this process's part of the run (ms; fraction of wall time). */
+export type UtilisationEvent = {
+  type: 'utilisation';
+  wall_ms: number;
+  sample_ms: number;
+  grade_ms: number; // time with at least one grading in flight
+  grade_slot_ms: number; // summed over parallel gradings
+  train_ms: number;
+  sampler: number; // sample_ms / wall_ms
+  grader: number;
+  trainer: number;
+  grader_concurrency: number;
+};
+
+export type RunDoneEvent = {
+  type: 'run_done';
+  at: string;
+  cells: number;
+  attempts: number;
+};

@@ -1,0 +1,65 @@
+import { UserError } from '../errors.js';
+import type { Sampler } from '../model/types.js';
+import type { Grader } from '../sandbox/types.js';
+import type { Trainer, TrainerConfig } from '../trainer/types.js';
+import type { RunConfig } from './config.js';
+import type { RunServices } from './services.js';
+
+interface SamplerClass {
+  load(options: { model: string; threads: number; contextSize: number }): Promise<Sampler>;
+}
+interface GraderClass {
+  create(options: { concurrency: number }): Promise<Grader>;
+}
+interface TrainerClass {
+  start(config: TrainerConfig): Promise<Trainer>;
+}
+
+/**
+ * Starts the real parts: the Docker grader, the node-llama-cpp sampler and (per SDPO cell) the
+ * native trainer. Each part is looked up in its component's module; a part that is missing
+ * from this checkout is a clear error, not a silent fallback.
+ */
+export async function startRealServices(config: RunConfig, needsTrainer: boolean): Promise<RunServices> {
+  const [DockerGrader, LlamaSampler, NativeTrainer] = await Promise.all([
+    findPart<GraderClass>('DockerGrader', ['../sandbox/index.js', '../sandbox/grader.js', '../sandbox/docker-grader.js']),
+    findPart<SamplerClass>('LlamaSampler', ['../model/index.js', '../model/sampler.js', '../model/llama-sampler.js']),
+    needsTrainer
+      ? findPart<TrainerClass>('NativeTrainer', ['../trainer/index.js', '../trainer/client.js', '../trainer/native-trainer.js', '../trainer/trainer.js'])
+      : Promise.resolve(null),
+  ]);
+  const grader = await DockerGrader.create({ concurrency: config.concurrency });
+  let sampler: Sampler;
+  try {
+    sampler = await LlamaSampler.load({ model: config.model, threads: config.threads, contextSize: config.contextSize });
+  } catch (error) {
+    await grader.close();
+    throw error;
+  }
+  return {
+    sampler,
+    grader,
+    startTrainer: async (trainerConfig) => {
+      if (!NativeTrainer) throw new Error('no trainer was loaded for this run');
+      return NativeTrainer.start(trainerConfig);
+    },
+    close: async () => {
+      await Promise.allSettled([sampler.dispose(), grader.close()]);
+    },
+  };
+}
+
+async function findPart<T>(exportName: string, candidates: string[]): Promise<T> {
+  for (const specifier of candidates) {
+    let module: Record<string, unknown>;
+    try {
+      module = (await import(specifier)) as Record<string, unknown>;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') continue;
+      throw error;
+    }
+    if (module[exportName]) return module[exportName] as T;
+  }
+  throw new UserError(`${exportName} is not available in this checkout (looked in ${candidates.join(', ')})`);
+}

@@ -1,0 +1,126 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ChatMessage, Rollout, Sampler } from '../model/types.js';
+import type { GradeOptions, GradeResult, Grader, Submission } from '../sandbox/types.js';
+import type { CellSampler, CellTrainer } from '../strategies/types.js';
+import type { Task } from '../tasks/types.js';
+import type { Trainer, TrainerConfig, TrainExample, TrainStepResult } from '../trainer/types.js';
+import type { SamplingParams } from '../strategies/types.js';
+import { BusyMeter } from './utilisation.js';
+
+/** The real (or, in unit tests, scripted) parts a run drives. */
+export interface RunServices {
+  sampler: Sampler;
+  grader: Grader;
+  /** Starts a trainer on `config.stateDir`, resuming from the state saved there if any. */
+  startTrainer(config: TrainerConfig): Promise<Trainer>;
+  close(): Promise<void>;
+}
+
+/**
+ * One model serves every interleaved cell: sampling calls are serialised (one llama.cpp
+ * context) and each switches to the caller's adapter first. Busy time is metered.
+ */
+export class SharedSampler implements CellSampler {
+  readonly meter = new BusyMeter();
+  private queue: Promise<unknown> = Promise.resolve();
+  private adapter: string | null = null;
+
+  constructor(
+    private readonly sampler: Sampler,
+    private readonly params: SamplingParams,
+  ) {}
+
+  sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null): Promise<Rollout[]> {
+    return this.exclusive(() =>
+      this.meter.time(async () => {
+        if (adapter !== this.adapter) {
+          await this.sampler.setAdapter(adapter);
+          this.adapter = adapter;
+        }
+        return this.sampler.sample(messages, { n, seed, ...this.params });
+      }),
+    );
+  }
+
+  renderPrompt(messages: ChatMessage[]): Promise<number[]> {
+    return this.sampler.renderPrompt(messages);
+  }
+
+  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(operation);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** Grader wrapper that meters busy time (the sandbox's own queue bounds the concurrency). */
+export class MeteredGrader implements Grader {
+  readonly meter = new BusyMeter();
+  constructor(private readonly grader: Grader) {}
+  grade(task: Task, submission: Submission, options?: GradeOptions): Promise<GradeResult> {
+    return this.meter.time(() => this.grader.grade(task, submission, options));
+  }
+  close(): Promise<void> {
+    return this.grader.close();
+  }
+}
+
+const LAST_STEP_FILE = 'ttsd-last-step.json';
+
+/**
+ * The trainer as an SDPO cell uses it. After each optimizer step the result is written next to
+ * the trainer's state BEFORE the state is saved, so a step that was saved but whose train_step
+ * event never made it to the log (kill -9 in between) can still be logged on resume.
+ * The persisted step count comes from the trainer when it reports one (`completedSteps`,
+ * `stepCount` or `steps`); otherwise from the steps the log holds.
+ */
+export class MeteredCellTrainer implements CellTrainer {
+  readonly completedSteps: number;
+  readonly lastResult: { result: TrainStepResult; masked: number } | null;
+
+  constructor(
+    private readonly trainer: Trainer,
+    private readonly stateDir: string,
+    private readonly meter: BusyMeter,
+    loggedSteps: number,
+  ) {
+    this.lastResult = readLastStep(stateDir);
+    this.completedSteps = reportedStepCount(trainer) ?? loggedSteps;
+  }
+
+  step(batch: TrainExample[]): Promise<TrainStepResult> {
+    return this.meter.time(async () => {
+      const result = await this.trainer.step(batch);
+      const record = { result, masked: batch.filter((e) => e.masked).length };
+      const file = path.join(this.stateDir, LAST_STEP_FILE);
+      fs.writeFileSync(`${file}.tmp`, JSON.stringify(record));
+      fs.renameSync(`${file}.tmp`, file);
+      return result;
+    });
+  }
+
+  save(): Promise<void> {
+    return this.meter.time(() => this.trainer.save());
+  }
+
+  close(): Promise<void> {
+    return this.trainer.close();
+  }
+}
+
+function readLastStep(stateDir: string): { result: TrainStepResult; masked: number } | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(stateDir, LAST_STEP_FILE), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function reportedStepCount(trainer: Trainer): number | undefined {
+  const t = trainer as unknown as Record<string, unknown>;
+  for (const name of ['completedSteps', 'stepCount', 'steps']) {
+    if (typeof t[name] === 'number') return t[name] as number;
+  }
+  return undefined;
+}
