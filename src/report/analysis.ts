@@ -1,0 +1,216 @@
+/**
+ * Everything the report shows, computed from a parsed run log: per-strategy discovery curves with
+ * bootstrap intervals, pass@k for best-of-K, per-run discovery times, training curves and the
+ * time breakdown. Pure: same log, same numbers.
+ */
+import { DEFAULT_BOOTSTRAP, discoveryWithIntervals, type BootstrapOptions, type DiscoveryCurve } from '../metrics/discovery.js';
+import { meanPassAtK, type TaskSampleCount } from '../metrics/pass-at-k.js';
+import { dedupeAttempts, isDiscovery, runOutcomes, type RunOutcome } from '../metrics/runs.js';
+import type { AttemptEvent, RunStartEvent, TrainStepEvent } from '../run/events.js';
+import type { RunLog } from './read-events.js';
+
+export interface PassAtKSummary {
+  perTask: TaskSampleCount[];
+  /** mean over tasks, index k−1, k = 1..min(samples per task, budget) */
+  curve: number[];
+  /** why the estimate may be biased, if it may */
+  caveat?: string;
+}
+
+export interface StrategySummary {
+  name: string;
+  attempts: number;
+  /** discovery = public AND private tests pass */
+  discovery: DiscoveryCurve;
+  /** first attempt passing the public tests only, whatever the private tests said */
+  publicDiscovery: DiscoveryCurve;
+  publicOnlyAttempts: number;
+  incompleteRuns: number;
+  passAtK?: PassAtKSummary;
+}
+
+export interface TrainingSeries {
+  strategy: string;
+  task: string;
+  seed: number;
+  steps: TrainStepEvent[];
+}
+
+export interface TimeBreakdown {
+  strategy: string;
+  attempts: number;
+  trainSteps: number;
+  sampleMs: number;
+  gradeMs: number;
+  trainMs: number;
+}
+
+export interface Analysis {
+  run: RunStartEvent;
+  budget: number;
+  bootstrap: BootstrapOptions;
+  strategies: StrategySummary[];
+  outcomes: RunOutcome[];
+  tasks: string[];
+  seeds: number[];
+  training: TrainingSeries[];
+  time: TimeBreakdown[];
+  duplicates: number;
+  /** planned strategies with no attempt recorded */
+  notStarted: string[];
+  warnings: string[];
+}
+
+/** best-of-K goes by several spellings in configs and flags. */
+export function isBestOfK(strategy: string): boolean {
+  return /^best[-_ ]?of[-_ ]?k$/i.test(strategy);
+}
+
+const orderedUnique = <T>(values: T[]): T[] => [...new Set(values)];
+
+export function analyse(log: RunLog, bootstrap: BootstrapOptions = DEFAULT_BOOTSTRAP): Analysis {
+  const budget = log.run.budget;
+  const warnings = [...log.warnings];
+  const { unique: attempts, duplicates } = dedupeAttempts(log.attempts);
+  if (duplicates > 0) warnings.push(`ignored ${duplicates} duplicate attempt(s) with the same (task, strategy, seed, k); kept the first`);
+  const beyondBudget = attempts.filter((a) => a.k > budget).length;
+  if (beyondBudget > 0) warnings.push(`${beyondBudget} attempt(s) have k > budget ${budget}; they never count as discoveries`);
+
+  const outcomes = runOutcomes(attempts, budget);
+  const strategyNames = orderedUnique([...log.run.strategies, ...attempts.map((a) => a.strategy)]);
+  const strategies: StrategySummary[] = [];
+  const notStarted: string[] = [];
+  for (const name of strategyNames) {
+    const runs = outcomes.filter((o) => o.strategy === name);
+    if (runs.length === 0) {
+      notStarted.push(name);
+      continue;
+    }
+    const own = attempts.filter((a) => a.strategy === name);
+    const incompleteRuns = runs.filter((r) => r.incomplete).length;
+    strategies.push({
+      name,
+      attempts: own.length,
+      discovery: discoveryWithIntervals(runs.map((r) => r.discoveryT), budget, name, bootstrap),
+      publicDiscovery: discoveryWithIntervals(runs.map((r) => r.publicT), budget, `${name}/public`, bootstrap),
+      publicOnlyAttempts: runs.reduce((sum, r) => sum + r.publicOnlyAttempts, 0),
+      incompleteRuns,
+      passAtK: isBestOfK(name) ? passAtKFor(own, runs, budget) : undefined,
+    });
+    if (incompleteRuns > 0) {
+      warnings.push(
+        `${name}: ${incompleteRuns} unsolved run(s) stopped before the budget (run still going or killed); they count as never solved`,
+      );
+    }
+  }
+  if (notStarted.length > 0) warnings.push(`no attempts recorded for: ${notStarted.join(', ')}`);
+
+  const tasks = orderedUnique([...log.run.tasks, ...outcomes.map((o) => o.task)]).filter((task) =>
+    outcomes.some((o) => o.task === task),
+  );
+  const seeds = orderedUnique([...log.run.seeds, ...outcomes.map((o) => o.seed)]).filter((seed) =>
+    outcomes.some((o) => o.seed === seed),
+  );
+  const trainOwner = trainingOwner(log.run.strategies.length > 0 ? log.run.strategies : strategyNames);
+  const training = trainingSeries(log.trainSteps, trainOwner);
+  return {
+    run: log.run,
+    budget,
+    bootstrap,
+    strategies,
+    outcomes,
+    tasks,
+    seeds,
+    training,
+    time: timeBreakdown(strategies.map((s) => s.name), attempts, log.trainSteps, trainOwner),
+    duplicates,
+    notStarted,
+    warnings,
+  };
+}
+
+/**
+ * pass@k from all of best-of-K's samples per task (every seed pooled). Samples up to the budget
+ * only; if runs stopped at their first success the sample is not i.i.d. of fixed size, so say so.
+ */
+function passAtKFor(attempts: AttemptEvent[], runs: RunOutcome[], budget: number): PassAtKSummary {
+  const byTask = new Map<string, TaskSampleCount>();
+  for (const attempt of attempts) {
+    if (attempt.k > budget) continue;
+    const count = byTask.get(attempt.task) ?? { task: attempt.task, samples: 0, correct: 0 };
+    count.samples++;
+    if (isDiscovery(attempt)) count.correct++;
+    byTask.set(attempt.task, count);
+  }
+  const perTask = [...byTask.values()];
+  const stoppedEarly = runs.some((r) => r.discoveryT < budget && r.lastK < budget);
+  return {
+    perTask,
+    // capped at the budget so the curve sits on the same axis as discovery@k
+    curve: meanPassAtK(perTask).slice(0, budget),
+    caveat: stoppedEarly
+      ? 'some best-of-K runs stopped at their first success, so the sample count depends on the outcome and pass@k is only approximately unbiased; run with continue-to-budget for an exact estimate'
+      : undefined,
+  };
+}
+
+/** train_step events name their strategy optionally; without one they belong to the (single) SDPO strategy. */
+function trainingOwner(strategies: string[]): string {
+  const sdpo = strategies.filter((s) => /sdpo/i.test(s));
+  return sdpo.length === 1 ? sdpo[0] : 'unattributed';
+}
+
+function trainingSeries(steps: TrainStepEvent[], defaultOwner: string): TrainingSeries[] {
+  const series = new Map<string, TrainingSeries>();
+  for (const step of steps) {
+    const strategy = typeof step.strategy === 'string' ? step.strategy : defaultOwner;
+    const key = JSON.stringify([strategy, step.task, step.seed]);
+    let entry = series.get(key);
+    if (!entry) {
+      entry = { strategy, task: step.task, seed: step.seed, steps: [] };
+      series.set(key, entry);
+    }
+    // a resumed run may repeat a step; keep the first like attempts
+    if (!entry.steps.some((s) => s.step === step.step)) entry.steps.push(step);
+  }
+  for (const entry of series.values()) entry.steps.sort((a, b) => a.step - b.step);
+  return [...series.values()];
+}
+
+const finiteOrZero = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+
+function timeBreakdown(
+  strategies: string[],
+  attempts: AttemptEvent[],
+  steps: TrainStepEvent[],
+  defaultOwner: string,
+): TimeBreakdown[] {
+  const rows = new Map<string, TimeBreakdown>(
+    strategies.map((strategy) => [strategy, { strategy, attempts: 0, trainSteps: 0, sampleMs: 0, gradeMs: 0, trainMs: 0 }]),
+  );
+  const row = (strategy: string) => {
+    let entry = rows.get(strategy);
+    if (!entry) {
+      entry = { strategy, attempts: 0, trainSteps: 0, sampleMs: 0, gradeMs: 0, trainMs: 0 };
+      rows.set(strategy, entry);
+    }
+    return entry;
+  };
+  for (const attempt of attempts) {
+    const entry = row(attempt.strategy);
+    entry.attempts++;
+    entry.sampleMs += finiteOrZero(attempt.ms);
+    entry.gradeMs += finiteOrZero(attempt.grade_ms);
+  }
+  const seenSteps = new Set<string>();
+  for (const step of steps) {
+    const strategy = typeof step.strategy === 'string' ? step.strategy : defaultOwner;
+    const key = JSON.stringify([strategy, step.task, step.seed, step.step]);
+    if (seenSteps.has(key)) continue;
+    seenSteps.add(key);
+    const entry = row(strategy);
+    entry.trainSteps++;
+    entry.trainMs += finiteOrZero(step.ms);
+  }
+  return [...rows.values()];
+}

@@ -1,0 +1,332 @@
+/**
+ * The report page: one self-contained HTML file (inline CSS, inline SVG, no scripts, no fonts,
+ * no external references) so it opens from disk anywhere and can be archived with the run.
+ */
+import type { TrainStepEvent } from '../run/events.js';
+import type { Analysis, StrategySummary, TrainingSeries } from './analysis.js';
+import { escapeHtml } from './html-escape.js';
+import { stackedBarChart } from './svg-bars.js';
+import { formatPercent, lineChart, type LineSeries } from './svg-chart.js';
+
+/** Okabe–Ito colours: distinguishable with common colour-vision deficiencies and in greyscale print. */
+const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#999933'];
+const colorAt = (index: number): string => PALETTE[index % PALETTE.length];
+
+const STYLE = `
+:root { color-scheme: light; }
+body { margin: 0; background: #fafafa; color: #1d1d1f; font: 15px/1.5 -apple-system, "Segoe UI", "Helvetica Neue", Helvetica, Arial, "Liberation Sans", "DejaVu Sans", sans-serif; }
+main { max-width: 1000px; margin: 0 auto; padding: 28px 32px 56px; background: #fff; box-shadow: 0 0 0 1px #e6e6e6; }
+h1 { font-size: 24px; margin: 0 0 4px; letter-spacing: -0.01em; }
+h2 { font-size: 18px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 1px solid #e3e3e3; }
+h3 { font-size: 15px; margin: 20px 0 6px; }
+p.lede, p.note, figcaption { color: #555; font-size: 13.5px; margin: 4px 0 10px; }
+figure { margin: 8px 0 18px; }
+svg.chart { width: 100%; height: auto; display: block; font-size: 12px; }
+svg .chart-title { font-size: 14px; font-weight: 600; fill: #1d1d1f; }
+svg .tick { fill: #444; font-size: 11.5px; font-variant-numeric: tabular-nums; }
+svg .legend { fill: #1d1d1f; font-size: 12.5px; }
+svg .axis-label { fill: #333; font-size: 12.5px; }
+svg .grid { stroke: #ececec; stroke-width: 1; }
+svg .axis, svg .tick-mark { stroke: #888; stroke-width: 1; }
+table { border-collapse: collapse; margin: 8px 0 14px; font-size: 13.5px; font-variant-numeric: tabular-nums; }
+th, td { padding: 5px 10px; white-space: nowrap; border-bottom: 1px solid #e6e6e6; text-align: right; vertical-align: top; }
+th { font-weight: 600; border-bottom: 1.5px solid #999; background: #f6f6f6; }
+th:first-child, td:first-child { text-align: left; }
+td.times { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 13px; white-space: nowrap; }
+.unsolved { color: #aaa; }
+.public-only { color: #b35900; }
+.solved-all { color: #006b4f; font-weight: 600; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; }
+.charts-2 { display: grid; grid-template-columns: 1fr 1fr; gap: 8px 20px; }
+ul.warnings { color: #8a4b00; font-size: 13.5px; }
+table.config th:last-child { text-align: left; }
+table.config td:last-child { text-align: left; white-space: normal; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12.5px; word-break: break-all; }
+@media print { body { background: #fff; } main { box-shadow: none; } }
+`;
+
+const percent = (value: number): string => `${(value * 100).toFixed(1)}%`;
+/** generation counts: two decimals when the budget is small enough for them to matter */
+const generations = (value: number, budget: number): string => value.toFixed(budget < 100 ? 2 : 1);
+
+function strategyColors(analysis: Analysis): Map<string, string> {
+  return new Map(analysis.strategies.map((s, i) => [s.name, colorAt(i)]));
+}
+
+function swatch(color: string): string {
+  return `<span class="swatch" style="background:${color}"></span>`;
+}
+
+function summaryTable(analysis: Analysis, colors: Map<string, string>): string {
+  const level = Math.round(analysis.bootstrap.level * 100);
+  const b = analysis.budget;
+  const head = `<tr><th>strategy</th><th>runs</th><th>solved</th><th>disc@${b}</th><th>${level}% CI</th><th>E[min(T,${b})]</th><th>${level}% CI</th><th title="runs whose public tests passed within the budget">solved (public)</th><th title="attempts that passed the public tests but failed private ones">public-only</th><th>attempts</th></tr>`;
+  const body = analysis.strategies
+    .map((s) => {
+      const last = s.discovery.discovery[s.discovery.discovery.length - 1];
+      const mean = s.discovery.meanMinT;
+      return `<tr data-strategy="${escapeHtml(s.name)}"><td>${swatch(colors.get(s.name)!)}${escapeHtml(s.name)}</td><td>${s.discovery.runs}</td><td>${s.discovery.solved}</td><td>${percent(last.value)}</td><td>${percent(last.low)} – ${percent(last.high)}</td><td>${generations(mean.value, b)}</td><td>${generations(mean.low, b)} – ${generations(mean.high, b)}</td><td>${s.publicDiscovery.solved}</td><td>${s.publicOnlyAttempts}</td><td>${s.attempts}</td></tr>`;
+    })
+    .join('\n');
+  return `<table class="summary"><thead>${head}</thead><tbody>${body}</tbody></table>`;
+}
+
+function discoverySeries(strategy: StrategySummary, color: string, publicTests = false): LineSeries {
+  const curve = publicTests ? strategy.publicDiscovery : strategy.discovery;
+  // discovery@0 = 0 by definition (T ≥ 1): start every curve at the origin
+  return {
+    label: strategy.name,
+    key: strategy.name,
+    color,
+    step: true,
+    className: 'curve',
+    points: [[0, 0], ...curve.discovery.map((p): [number, number] => [p.k, p.value])],
+    band: [[0, 0, 0], ...curve.discovery.map((p): [number, number, number] => [p.k, p.low, p.high])],
+  };
+}
+
+function discoverySection(analysis: Analysis, colors: Map<string, string>): string {
+  const level = Math.round(analysis.bootstrap.level * 100);
+  const chart = lineChart({
+    id: 'discovery',
+    title: 'discovery@k: fraction of (task, seed) runs solved within k generations',
+    xLabel: 'generations k',
+    yLabel: 'discovery@k',
+    integerX: true,
+    xDomain: [0, analysis.budget],
+    yDomain: [0, 1],
+    formatY: formatPercent,
+    series: analysis.strategies.map((s) => discoverySeries(s, colors.get(s.name)!)),
+  });
+  const publicChart = lineChart({
+    id: 'public-discovery',
+    title: 'public tests only: fraction of runs passing the public tests within k generations',
+    xLabel: 'generations k',
+    yLabel: 'public-test success@k',
+    integerX: true,
+    xDomain: [0, analysis.budget],
+    yDomain: [0, 1],
+    formatY: formatPercent,
+    height: 280,
+    series: analysis.strategies.map((s) => ({ ...discoverySeries(s, colors.get(s.name)!, true), className: 'public-curve' })),
+  });
+  const { resamples, seed } = analysis.bootstrap;
+  return `<h2>Discovery</h2>
+<p class="lede">A discovery is the first generation that passes the public tests <em>and</em> all private tests; T is its 1-based index in sampling order and runs that never discover count as T = ∞ (censored at the budget, ${analysis.budget}).</p>
+${summaryTable(analysis, colors)}
+<figure>${chart}
+<figcaption>Shaded bands: ${level}% percentile-bootstrap confidence intervals, ${resamples} resamples of the runs of each strategy (seeded RNG, seed ${seed}, so the report is reproducible).</figcaption></figure>
+<figure>${publicChart}
+<figcaption>The same for the public tests alone, which drive reward and feedback during the search. A gap to the curve above means programs that fooled the public tests.</figcaption></figure>`;
+}
+
+function passAtKSection(analysis: Analysis, colors: Map<string, string>): string {
+  const withPass = analysis.strategies.filter((s) => s.passAtK && s.passAtK.curve.length > 0);
+  if (withPass.length === 0) return '';
+  return withPass
+    .map((s) => {
+      const pass = s.passAtK!;
+      const chart = lineChart({
+        id: 'pass-at-k',
+        title: `${s.name}: unbiased pass@k, mean over ${pass.perTask.length} task(s)`,
+        xLabel: 'k',
+        yLabel: 'pass@k',
+        integerX: true,
+        xDomain: [1, Math.max(2, pass.curve.length)],
+        yDomain: [0, 1],
+        formatY: formatPercent,
+        height: 280,
+        series: [{ label: `${s.name} pass@k`, key: s.name, color: colors.get(s.name)!, className: 'pass-curve', points: pass.curve.map((v, i): [number, number] => [i + 1, v]) }],
+      });
+      const rows = pass.perTask
+        .map((t) => `<tr><td>${escapeHtml(t.task)}</td><td>${t.samples}</td><td>${t.correct}</td><td>${percent(t.correct / t.samples)}</td></tr>`)
+        .join('');
+      return `<h2>pass@k (${escapeHtml(s.name)})</h2>
+<p class="lede">pass@k = 1 − C(n−c, k)/C(n, k) per task from all of ${escapeHtml(s.name)}'s samples (seeds pooled; n samples, c discoveries), averaged over tasks for k up to the smallest n.</p>
+${pass.caveat ? `<p class="note">Caveat: ${escapeHtml(pass.caveat)}.</p>` : ''}
+<figure>${chart}</figure>
+<table class="pass-tasks"><thead><tr><th>task</th><th>n</th><th>c</th><th>c / n</th></tr></thead><tbody>${rows}</tbody></table>`;
+    })
+    .join('\n');
+}
+
+function perTaskSection(analysis: Analysis, colors: Map<string, string>): string {
+  const head = `<tr><th>task</th>${analysis.strategies
+    .map((s) => `<th>${swatch(colors.get(s.name)!)}${escapeHtml(s.name)}<br><small>T per seed</small></th><th>solved</th>`)
+    .join('')}</tr>`;
+  const rows = analysis.tasks.map((task) => {
+    const cells = analysis.strategies.map((s) => {
+      const runs = analysis.seeds
+        .map((seed) => analysis.outcomes.find((o) => o.task === task && o.strategy === s.name && o.seed === seed))
+        .filter((o) => o !== undefined);
+      const times = runs.map((run) => {
+        const seedNote = `seed ${run.seed}: ${run.attempts} attempt(s)`;
+        if (Number.isFinite(run.discoveryT)) return `<span title="${escapeHtml(seedNote)}">${run.discoveryT}</span>`;
+        if (Number.isFinite(run.publicT)) {
+          return `<span class="public-only" title="${escapeHtml(`${seedNote}; passed the public tests at k=${run.publicT} but failed private tests`)}">∞†</span>`;
+        }
+        if (run.incomplete) return `<span class="unsolved" title="${escapeHtml(`${seedNote}; stopped before the budget`)}">&gt;${run.lastK}</span>`;
+        return `<span class="unsolved" title="${escapeHtml(seedNote)}">∞</span>`;
+      });
+      const solved = runs.filter((r) => Number.isFinite(r.discoveryT)).length;
+      const solvedClass = runs.length > 0 && solved === runs.length ? ' class="solved-all"' : '';
+      return `<td class="times">${times.join(' · ') || '–'}</td><td${solvedClass}>${solved}/${runs.length}</td>`;
+    });
+    return `<tr data-task="${escapeHtml(task)}"><td>${escapeHtml(task)}</td>${cells.join('')}</tr>`;
+  });
+  return `<h2>Per-task discovery times</h2>
+<p class="lede">T for each seed (${analysis.seeds.map((s) => escapeHtml(String(s))).join(', ')}, in that order). ∞ = no discovery within the budget; ∞† = passed the public tests but never the private ones; &gt;n = unsolved and stopped after n generations.</p>
+<table class="per-task"><thead>${head}</thead><tbody>${rows.join('\n')}</tbody></table>`;
+}
+
+/** Many runs make a spaghetti plot: past this many series, draw them faintly and add their mean. */
+const MAX_DISTINCT_SERIES = 6;
+
+type StepMetric = (step: TrainStepEvent) => unknown;
+
+function metricSeries(training: TrainingSeries[], metric: StepMetric, label: string, dashed: boolean, className: string): LineSeries[] {
+  const pointsOf = (series: TrainingSeries): Array<[number, number]> =>
+    series.steps
+      .filter((s) => s.skipped !== true)
+      .map((s): [number, unknown] => [s.step, metric(s)])
+      .filter((p): p is [number, number] => typeof p[1] === 'number' && Number.isFinite(p[1]));
+  const name = (series: TrainingSeries) => `${series.task} · seed ${series.seed}${label ? ` · ${label}` : ''}`;
+  if (training.length <= MAX_DISTINCT_SERIES) {
+    return training.map((series, i) => ({
+      label: name(series),
+      color: colorAt(i),
+      dashed,
+      className,
+      points: pointsOf(series),
+    }));
+  }
+  const sums = new Map<number, { sum: number; count: number }>();
+  const faint = training.map((series) => {
+    const points = pointsOf(series);
+    for (const [step, value] of points) {
+      const entry = sums.get(step) ?? { sum: 0, count: 0 };
+      entry.sum += value;
+      entry.count++;
+      sums.set(step, entry);
+    }
+    return { label: name(series), color: '#9aa5b1', dashed, strokeWidth: 1, className, points, legend: false };
+  });
+  const mean: LineSeries = {
+    label: `mean (${training.length} runs)${label ? `, ${label}` : ''}`,
+    color: dashed ? '#D55E00' : '#0072B2',
+    dashed,
+    strokeWidth: 2.5,
+    className: `${className} mean`,
+    points: [...sums.entries()].sort((a, b) => a[0] - b[0]).map(([step, e]): [number, number] => [step, e.sum / e.count]),
+  };
+  return [...faint, mean];
+}
+
+function trainingSection(analysis: Analysis): string {
+  if (analysis.training.length === 0) {
+    return `<h2>Training</h2><p class="note">No train_step events in this run.</p>`;
+  }
+  const chart = (id: string, title: string, yLabel: string, series: LineSeries[]) =>
+    lineChart({ id, title, xLabel: 'training step', yLabel, series, height: 300, integerX: true });
+  const loss = metricSeries(analysis.training, (s) => s.loss, '', false, 'train-line');
+  const klBefore = metricSeries(analysis.training, (s) => s.kl_before, '', false, 'train-line');
+  // the dashed "after" lines share their run's colour; one legend entry per run is enough
+  const klAfter = metricSeries(analysis.training, (s) => s.kl_after, 'after', true, 'train-line').map((s) =>
+    s.className?.includes('mean') ? s : { ...s, legend: false },
+  );
+  const grad = metricSeries(analysis.training, (s) => s.grad_norm, '', false, 'train-line');
+  const steps = analysis.training.reduce((sum, s) => sum + s.steps.length, 0);
+  const skipped = analysis.training.reduce((sum, s) => sum + s.steps.filter((step) => step.skipped === true).length, 0);
+  return `<h2>Training</h2>
+<p class="lede">${steps} trainer step(s) over ${analysis.training.length} (task, seed) run(s)${skipped ? `, ${skipped} skipped (not plotted)` : ''}. KL is the divergence between student and teacher on the step's tokens, measured before and after the update.</p>
+<figure>${chart('train-loss', 'distillation loss per step', 'loss', loss)}</figure>
+<figure>${chart('train-kl', 'KL(student ‖ teacher) before (solid) and after (dashed) each step', 'KL', [...klBefore, ...klAfter])}</figure>
+<figure>${chart('train-grad-norm', 'gradient norm per step', 'grad norm', grad)}</figure>`;
+}
+
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  const minutes = seconds / 60;
+  if (minutes < 120) return `${minutes.toFixed(1)} min`;
+  return `${(minutes / 60).toFixed(2)} h`;
+}
+
+function timeSection(analysis: Analysis): string {
+  const parts = [
+    { label: 'sample', color: '#0072B2' },
+    { label: 'grade', color: '#E69F00' },
+    { label: 'teacher + train', color: '#009E73' },
+  ];
+  const rows = analysis.time;
+  const unit = Math.max(0, ...rows.map((r) => r.sampleMs + r.gradeMs + r.trainMs)) >= 120_000 ? 60_000 : 1000;
+  const unitName = unit === 60_000 ? 'minutes' : 'seconds';
+  const chart = stackedBarChart({
+    id: 'time',
+    title: 'where the time went, per strategy (summed over attempts and steps)',
+    xLabel: unitName,
+    parts,
+    rows: rows.map((r) => ({ label: r.strategy, values: [r.sampleMs / unit, r.gradeMs / unit, r.trainMs / unit] })),
+  });
+  const per = (total: number, count: number) => (count > 0 ? formatDuration(total / count) : '–');
+  const body = rows
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.strategy)}</td><td>${formatDuration(r.sampleMs)}</td><td>${formatDuration(r.gradeMs)}</td><td>${formatDuration(r.trainMs)}</td><td>${per(r.sampleMs, r.attempts)}</td><td>${per(r.gradeMs, r.attempts)}</td><td>${per(r.trainMs, r.trainSteps)}</td></tr>`,
+    )
+    .join('');
+  return `<h2>Time breakdown</h2>
+<p class="lede">Sampling time from each attempt's <code>ms</code>, grading from <code>grade_ms</code>, teacher + training from each train_step's <code>ms</code>. Sums of work that ran concurrently, so they can exceed the wall-clock time of the run.</p>
+<figure>${chart}</figure>
+<table class="time"><thead><tr><th>strategy</th><th>sample</th><th>grade</th><th>teacher + train</th><th>sample / attempt</th><th>grade / attempt</th><th>train / step</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
+function configSection(analysis: Analysis): string {
+  const entries = Object.entries(analysis.run).filter(([key]) => key !== 'type');
+  const rows = entries
+    .map(([key, value]) => {
+      let text = JSON.stringify(value) ?? String(value);
+      if (text.length > 400) text = `${text.slice(0, 400)}…`;
+      return `<tr><td>${escapeHtml(key)}</td><td>${escapeHtml(text)}</td></tr>`;
+    })
+    .join('');
+  return `<h2>Run configuration</h2>
+<table class="config"><thead><tr><th>setting</th><th>value</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function warningsSection(analysis: Analysis): string {
+  if (analysis.warnings.length === 0) return '';
+  return `<h2>Notes on the data</h2><ul class="warnings">${analysis.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>`;
+}
+
+export function reportHtml(analysis: Analysis, title: string): string {
+  const colors = strategyColors(analysis);
+  const runCount = analysis.outcomes.length;
+  const body = [
+    `<h1>${escapeHtml(title)}</h1>`,
+    `<p class="lede">${analysis.strategies.length} strategies · ${analysis.tasks.length} task(s) · ${analysis.seeds.length} seed(s) · ${runCount} runs · budget ${analysis.budget} generations per run</p>`,
+    analysis.strategies.length > 0 ? discoverySection(analysis, colors) : '<p class="note">No attempts recorded yet.</p>',
+    passAtKSection(analysis, colors),
+    analysis.strategies.length > 0 ? perTaskSection(analysis, colors) : '',
+    trainingSection(analysis),
+    timeSection(analysis),
+    configSection(analysis),
+    warningsSection(analysis),
+  ].join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${escapeHtml(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { analyse } from '../../src/report/analysis.js';
+import { parseRunLog } from '../../src/report/read-events.js';
+import { consoleSummary, jsonSummary } from '../../src/report/summary.js';
+import { HAND_LOG } from './hand-log.js';
+
+const bootstrap = { resamples: 1000, level: 0.9, seed: 1 };
+
+describe('analysis of a hand-written run log (expected values worked out in hand-log.ts)', () => {
+  const analysis = analyse(parseRunLog(HAND_LOG), bootstrap);
+  const byName = Object.fromEntries(analysis.strategies.map((s) => [s.name, s]));
+
+  it('computes discovery@k, solved counts and mean min(T, budget) per strategy', () => {
+    expect(analysis.budget).toBe(4);
+    expect(analysis.strategies.map((s) => s.name)).toEqual(['best-of-k', 'sdpo']);
+    const best = byName['best-of-k'];
+    expect(best.discovery.runs).toBe(4);
+    expect(best.discovery.solved).toBe(2);
+    expect(best.discovery.discovery.map((p) => p.value)).toEqual([0, 0.25, 0.5, 0.5]);
+    expect(best.discovery.meanMinT.value).toBe(3.25);
+    const sdpo = byName.sdpo;
+    expect(sdpo.discovery.runs).toBe(4);
+    expect(sdpo.discovery.solved).toBe(2);
+    expect(sdpo.discovery.discovery.map((p) => p.value)).toEqual([0.25, 0.5, 0.5, 0.5]);
+    expect(sdpo.discovery.meanMinT.value).toBe(2.75);
+    expect(sdpo.incompleteRuns).toBe(1);
+  });
+
+  it('reports public-test successes separately', () => {
+    const best = byName['best-of-k'];
+    expect(best.publicDiscovery.solved).toBe(3);
+    expect(best.publicDiscovery.discovery.map((p) => p.value)).toEqual([0.25, 0.5, 0.75, 0.75]);
+    expect(best.publicOnlyAttempts).toBe(1);
+  });
+
+  it('computes pass@k for best-of-K from all its samples per task', () => {
+    const pass = byName['best-of-k'].passAtK!;
+    expect(pass.perTask).toEqual([
+      { task: 'A', samples: 6, correct: 1 },
+      { task: 'B', samples: 8, correct: 2 },
+    ]);
+    expect(pass.curve).toHaveLength(4); // min n = 6, capped at the budget 4
+    expect(pass.curve[0]).toBeCloseTo(5 / 24, 14);
+    expect(pass.curve[1]).toBeCloseTo(67 / 168, 14);
+    expect(byName.sdpo.passAtK).toBeUndefined();
+  });
+
+  it('drops duplicates and says so', () => {
+    expect(analysis.duplicates).toBe(2);
+    expect(analysis.warnings.some((w) => w.includes('2 duplicate attempt'))).toBe(true);
+  });
+
+  it('gives per-run discovery times', () => {
+    const times = analysis.outcomes.map((o) => [o.task, o.strategy, o.seed, o.discoveryT]);
+    expect(times).toEqual([
+      ['A', 'best-of-k', 1, 2],
+      ['A', 'sdpo', 1, 2],
+      ['A', 'best-of-k', 2, Infinity],
+      ['A', 'sdpo', 2, 1],
+      ['B', 'best-of-k', 1, Infinity],
+      ['B', 'sdpo', 1, Infinity],
+      ['B', 'best-of-k', 2, 3],
+      ['B', 'sdpo', 2, Infinity],
+    ]);
+  });
+
+  it('attributes training steps and time per strategy', () => {
+    expect(analysis.training).toHaveLength(1);
+    expect(analysis.training[0]).toMatchObject({ strategy: 'sdpo', task: 'A', seed: 1 });
+    expect(analysis.training[0].steps.map((s) => s.loss)).toEqual([0.9, 0.7]);
+    expect(analysis.time).toEqual([
+      { strategy: 'best-of-k', attempts: 14, trainSteps: 0, sampleMs: 14000, gradeMs: 2800, trainMs: 0 },
+      { strategy: 'sdpo', attempts: 9, trainSteps: 2, sampleMs: 9000, gradeMs: 0, trainMs: 10000 },
+    ]);
+  });
+
+  it('produces the JSON contract and a console table', () => {
+    const json = jsonSummary(analysis) as { budget: number; strategies: Record<string, { runs: number; solved: number; mean_min_T: number; discovery: number[][] }> };
+    expect(json.budget).toBe(4);
+    expect(json.strategies['best-of-k']).toMatchObject({ runs: 4, solved: 2, mean_min_T: 3.25 });
+    expect(json.strategies['best-of-k'].discovery.map((row) => row.slice(0, 2))).toEqual([
+      [1, 0],
+      [2, 0.25],
+      [3, 0.5],
+      [4, 0.5],
+    ]);
+    expect(json.strategies.sdpo.discovery).toHaveLength(4);
+    for (const row of json.strategies.sdpo.discovery) expect(row[2]).toBeLessThanOrEqual(row[3]);
+    const table = consoleSummary(analysis);
+    expect(table).toMatch(/best-of-k\s+4\s+2\s+1\s+50\.0%/);
+    expect(table).toMatch(/sdpo\s+4\s+2\s+0\s+50\.0%/);
+    expect(table).toContain('pass@k');
+  });
+});

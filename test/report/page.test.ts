@@ -1,0 +1,109 @@
+/**
+ * The report page in real headless Chromium (Debian's /usr/bin/chromium via playwright-core):
+ * curves, bands, tables and training charts render, and the page requests nothing beyond its
+ * own file. A screenshot lands in a temp dir (path printed) for a human look.
+ */
+import { chromium, type Browser } from 'playwright-core';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyseRunDirectory, writeReportHtml } from '../../src/report/write-report.js';
+import { HAND_LOG } from './hand-log.js';
+import { syntheticEvents, toJsonl } from './synthetic-run.js';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let browser: Browser;
+let workDir: string;
+
+beforeAll(async () => {
+  // no skip: CI must have Chromium, and a missing one must fail this file
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'ttsd-report-page-'));
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function renderRun(name: string, eventsJsonl: string): Promise<string> {
+  const dir = path.join(workDir, name);
+  await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
+  await writeFile(path.join(dir, 'events.jsonl'), eventsJsonl);
+  return writeReportHtml(await analyseRunDirectory(dir), dir);
+}
+
+async function openPage(file: string) {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const requests: string[] = [];
+  page.on('request', (request) => requests.push(request.url()));
+  await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+  return { page, requests };
+}
+
+describe('report page in Chromium', () => {
+  it('draws one curve and one band per strategy, the tables and the training charts, offline', async () => {
+    const file = await renderRun('synthetic', toJsonl(syntheticEvents()));
+    const { page, requests } = await openPage(file);
+    const strategies = ['best-of-k', 'multi-turn', 'sdpo'];
+
+    const discovery = page.locator('svg[data-chart="discovery"]');
+    await expect(discovery.count()).resolves.toBe(1);
+    const curveSeries = await discovery.locator('path.curve').evaluateAll((paths) => paths.map((p) => p.getAttribute('data-series')));
+    expect(curveSeries).toEqual(strategies);
+    const bandSeries = await discovery.locator('path.band').evaluateAll((paths) => paths.map((p) => p.getAttribute('data-series')));
+    expect(bandSeries).toEqual(strategies);
+    // every curve is actually drawn: a non-empty path with a real box on screen
+    for (const box of await discovery.locator('path.curve').evaluateAll((paths) => paths.map((p) => ({ width: (p as SVGGraphicsElement).getBBox().width })))) {
+      expect(box.width).toBeGreaterThan(100);
+    }
+    await expect(discovery.locator('.legend-item').count()).resolves.toBe(3);
+    await expect(discovery.locator('text.axis-label').allTextContents()).resolves.toEqual(['generations k', 'discovery@k']);
+    expect((await discovery.locator('text.tick').allTextContents())).toEqual(expect.arrayContaining(['0%', '50%', '100%', '0', '20', '40', '60']));
+    expect((await discovery.boundingBox())!.width).toBeGreaterThan(700);
+
+    await expect(page.locator('table.per-task tbody tr').count()).resolves.toBe(4);
+    await expect(page.locator('table.summary tbody tr').count()).resolves.toBe(3);
+    for (const chart of ['train-loss', 'train-kl', 'train-grad-norm']) {
+      expect(await page.locator(`svg[data-chart="${chart}"] path.train-line`).count()).toBeGreaterThan(1);
+    }
+    expect(await page.locator('svg[data-chart="time"] rect.bar').count()).toBeGreaterThanOrEqual(4);
+    await expect(page.locator('svg[data-chart="pass-at-k"] path.pass-curve').count()).resolves.toBe(1);
+    await expect(page.locator('table.config').textContent()).resolves.toContain('lora_rank');
+
+    expect(requests).toEqual([pathToFileURL(file).href]);
+    const shots = path.join(workDir, 'screenshot.png');
+    await page.screenshot({ path: shots, fullPage: true });
+    console.log(`report screenshot: ${shots}`);
+    await page.close();
+  });
+
+  it('renders the hand-written log with its per-task times', async () => {
+    const file = await renderRun('hand', HAND_LOG);
+    const { page, requests } = await openPage(file);
+    await expect(page.locator('svg[data-chart="discovery"] path.curve').count()).resolves.toBe(2);
+    await expect(page.locator('svg[data-chart="discovery"] path.band').count()).resolves.toBe(2);
+    const rows = await page.locator('table.per-task tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent?.trim())),
+    );
+    // columns: task, best-of-k times, solved, sdpo times, solved
+    expect(rows).toEqual([
+      ['A', '2 · ∞†', '1/2', '2 · 1', '2/2'],
+      ['B', '∞ · 3', '1/2', '>2 · ∞', '0/2'],
+    ]);
+    await expect(page.locator('ul.warnings li').count()).resolves.toBeGreaterThan(0);
+    expect(requests).toHaveLength(1);
+    await page.close();
+  });
+});

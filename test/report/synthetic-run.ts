@@ -1,0 +1,74 @@
+/**
+ * A deterministic, realistic-looking events.jsonl for the page tests: three strategies, several
+ * tasks and seeds, SDPO training steps, a public-only success and an unsolved run. The numbers
+ * are made up; the page tests check structure, not values.
+ */
+import { seededRandom } from '../../src/metrics/random.js';
+
+export interface SyntheticOptions {
+  budget?: number;
+  tasks?: string[];
+  seeds?: number[];
+  strategies?: string[];
+  rolloutsPerStep?: number;
+}
+
+export function syntheticEvents(options: SyntheticOptions = {}): object[] {
+  const budget = options.budget ?? 64;
+  const tasks = options.tasks ?? ['abc387_f', 'arc190_c', 'abc392_g', 'arc191_d'];
+  const seeds = options.seeds ?? [1, 2, 3];
+  const strategies = options.strategies ?? ['best-of-k', 'multi-turn', 'sdpo'];
+  const rollouts = options.rolloutsPerStep ?? 4;
+  const random = seededRandom(7);
+  const events: object[] = [
+    { type: 'run', version: 1, budget, strategies, seeds, tasks, model: 'tiny.gguf', rollouts, temperature: 1, lr: 1e-5, lora_rank: 8, continue_after_success: false },
+  ];
+  // per-strategy chance that one generation solves the task; SDPO improves as it trains
+  const baseRate: Record<string, number> = { 'best-of-k': 0.015, 'multi-turn': 0.02, sdpo: 0.02 };
+  for (const [taskIndex, task] of tasks.entries()) {
+    for (const seed of seeds) {
+      for (const strategy of strategies) {
+        const difficulty = 1 + taskIndex; // later tasks are harder
+        for (let k = 1; k <= budget; k++) {
+          const step = Math.ceil(k / rollouts);
+          const boost = strategy === 'sdpo' ? 1 + step * 0.15 : 1;
+          const pass = random() < ((baseRate[strategy] ?? 0.02) * boost) / difficulty;
+          const fooled = !pass && random() < 0.004;
+          events.push({
+            type: 'attempt',
+            task,
+            strategy,
+            seed,
+            k,
+            step,
+            reward: pass || fooled ? 1 : 0,
+            private_reward: pass ? 1 : 0,
+            verdict: pass ? 'AC' : fooled ? 'WA_PRIVATE' : 'WA',
+            tokens: 300 + Math.floor(random() * 700),
+            ms: 2000 + Math.floor(random() * 3000),
+            grade_ms: 300 + Math.floor(random() * 400),
+          });
+          if (strategy === 'sdpo' && k % rollouts === 0 && !pass) {
+            const loss = 1.2 * Math.exp(-step / 8) + 0.1 * random();
+            events.push({
+              type: 'train_step',
+              task,
+              seed,
+              strategy,
+              step,
+              loss,
+              kl_before: loss * 0.8,
+              kl_after: loss * 0.55,
+              grad_norm: 2 * Math.exp(-step / 10) + 0.3 * random(),
+              ms: 4000 + Math.floor(random() * 2000),
+            });
+          }
+          if (pass) break; // stop at the first discovery
+        }
+      }
+    }
+  }
+  return events;
+}
+
+export const toJsonl = (events: object[]): string => events.map((e) => JSON.stringify(e)).join('\n') + '\n';
