@@ -1,8 +1,9 @@
 /**
  * Checks of the float64 reference itself (test/trainer/reference/), before it is used to judge
- * the native trainer: its log-probabilities against llama.cpp's (node-llama-cpp) on an F32 tiny
- * qwen2 with and without a LoRA adapter, its SDPO divergences against their definitions, and the
- * stability of its finite differences. ~20 s on 2 busy cores (most of it writing the model).
+ * the native trainer: its log-probabilities against llama.cpp's (node-llama-cpp) on F32 tiny
+ * qwen2, qwen3, llama and tied-head qwen2 models, with and without a LoRA adapter on every
+ * projection; its SDPO divergences against their definitions; the stability of its finite
+ * differences. ~25 s on 2 busy cores (+ ~15 s the first time tinyModel() writes its models).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LlamaModel } from 'node-llama-cpp';
 import type { TrainExample } from '../../src/trainer/types.js';
-import { ALL_LORA_TARGETS, Rng, writeLoraFixture, writeTinyQwen2 } from './reference/fixtures.js';
+import { tinyModel } from '../helpers/models.js';
+import { ALL_LORA_TARGETS, Rng, TINY_QWEN2, writeLoraFixture, writeTinyQwen2 } from './reference/fixtures.js';
 import { llamaRows, loadLlamaModel } from './reference/llama-scores.js';
 import { LoraAdapter, type LoraEntry } from './reference/lora.js';
 import { ReferenceModel } from './reference/model.js';
@@ -25,31 +27,52 @@ const ALL_SPECS: LossSpec[] = [
 ];
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsd-reference-'));
-const modelPath = join(dir, 'tiny-qwen2-f32.gguf');
-const adapterPath = join(dir, 'lora.gguf');
-let reference: ReferenceModel;
-let adapter: LoraAdapter;
-let llamaModel: LlamaModel;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-beforeAll(async () => {
-  await writeTinyQwen2(modelPath);
-  writeLoraFixture(modelPath, adapterPath, { rank: 4, alpha: 8, targets: ALL_LORA_TARGETS, seed: 3, bStd: 0.2 });
-  reference = ReferenceModel.load(modelPath);
-  adapter = LoraAdapter.read(adapterPath);
-  llamaModel = await loadLlamaModel(modelPath);
-});
-afterAll(async () => {
-  await llamaModel?.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-// Qwen2 ids of ordinary text pieces; any ids work for a random-weight model.
+// Qwen2 / Llama-3 ids of ordinary text pieces; any ids work for a random-weight model.
 const TOKENS = [9707, 11, 1879, 0, 576, 1156, 374, 264, 1273, 315, 279, 13, 4710, 17, 18, 19, 20, 21];
 const TOP_K = 5;
 
-describe('reference forward pass vs llama.cpp', () => {
+interface Case {
+  name: string;
+  model: () => Promise<string>;
+}
+
+const CASES: Case[] = [
+  { name: 'qwen2 (3 layers, Q/K/V biases, NEOX RoPE)', model: () => tinyModel({ arch: 'qwen2', layers: 3 }) },
+  { name: 'qwen3 (Q/K norms)', model: () => tinyModel({ arch: 'qwen3' }) },
+  { name: 'llama (normal RoPE)', model: () => tinyModel({ arch: 'llama' }) },
+  {
+    name: 'qwen2 with a tied output head',
+    model: async () => {
+      const path = join(dir, 'tied-qwen2.gguf');
+      await writeTinyQwen2(path, { ...TINY_QWEN2, layers: 2, tied: true });
+      return path;
+    },
+  },
+];
+
+describe.each(CASES)('reference forward pass vs llama.cpp: $name, F32', ({ model }) => {
+  let modelPath: string;
+  let adapterPath: string;
+  let reference: ReferenceModel;
+  let adapter: LoraAdapter;
+  let llamaModel: LlamaModel;
+
+  beforeAll(async () => {
+    modelPath = await model();
+    adapterPath = join(dir, `lora-${Math.random().toString(36).slice(2)}.gguf`);
+    writeLoraFixture(modelPath, adapterPath, { rank: 4, alpha: 8, targets: ALL_LORA_TARGETS, seed: 3, bStd: 0.2 });
+    reference = ReferenceModel.load(modelPath);
+    adapter = LoraAdapter.read(adapterPath);
+    llamaModel = await loadLlamaModel(modelPath);
+  });
+  afterAll(async () => {
+    await llamaModel?.dispose();
+  });
+
   for (const withAdapter of [false, true]) {
-    it(`agrees with node-llama-cpp on an F32 tiny qwen2 ${withAdapter ? 'with' : 'without'} a LoRA adapter`, async () => {
+    it(`agrees with node-llama-cpp ${withAdapter ? 'with' : 'without'} a LoRA adapter on every projection`, async () => {
       const rows = TOKENS.slice(0, -1).map((_, i) => i);
       const ours = reference.logSoftmaxRows(TOKENS, rows, withAdapter ? adapter : undefined);
       const ids = ours.map((row, r) => [...topIds(row, TOP_K), TOKENS[rows[r] + 1]]);
@@ -73,7 +96,7 @@ describe('reference forward pass vs llama.cpp', () => {
     });
   }
 
-  it('is changed by the adapter (so the LoRA comparison above is not vacuous)', () => {
+  it('is changed by the adapter (so the LoRA comparison is not vacuous)', () => {
     const rows = [4, 10, 16];
     const base = reference.logSoftmaxRows(TOKENS, rows);
     const adapted = reference.logSoftmaxRows(TOKENS, rows, adapter);
@@ -128,6 +151,16 @@ describe('SDPO divergences', () => {
 });
 
 describe('SDPO batch loss on the tiny model', () => {
+  let reference: ReferenceModel;
+  let adapter: LoraAdapter;
+  beforeAll(async () => {
+    const modelPath = await tinyModel({ arch: 'qwen2', layers: 3 });
+    const adapterPath = join(dir, 'lora-batch.gguf');
+    writeLoraFixture(modelPath, adapterPath, { rank: 4, alpha: 8, targets: ALL_LORA_TARGETS, seed: 3, bStd: 0.2 });
+    reference = ReferenceModel.load(modelPath);
+    adapter = LoraAdapter.read(adapterPath);
+  });
+
   const example = (prompt: number[], teacherPrompt: number[], response: number[], masked = false): TrainExample => ({
     studentPrompt: prompt,
     teacherPrompt,

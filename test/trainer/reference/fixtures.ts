@@ -1,7 +1,8 @@
 /**
- * Test fixtures for the reference and the gradient check: a tiny random-weight Qwen2 GGUF (F32,
- * the real Qwen2 tokenizer from the bundled llama.cpp source) and LoRA adapters with NONZERO A
- * and B (a zero B would make every A gradient vanish and hide bugs). Seeded, so reproducible.
+ * Test fixtures for the reference and the gradient check: LoRA adapters with NONZERO A
+ * and B (a zero B would make every A gradient vanish and hide bugs), and a tiny random-weight qwen2
+ * written by a writer independent of src/gguf/writer.ts, used for what tinyModel() does not make
+ * (a tied output head at a tiny size). Seeded, so reproducible.
  */
 import { readGguf, type GgufKeyValue } from '../../../src/gguf/reader.js';
 import { vocabFile } from '../../../src/llama/source.js';
@@ -51,6 +52,8 @@ export interface TinyQwen2Options {
   seed: number;
   /** Output head std × sqrt(embd): larger gives peakier next-token distributions. */
   outStd: number;
+  /** No output.weight: llama.cpp then uses token_embd as the head. */
+  tied?: boolean;
 }
 
 export const TINY_QWEN2: TinyQwen2Options = { layers: 3, embd: 64, ff: 128, heads: 4, headsKv: 2, seed: 7, outStd: 2 };
@@ -85,10 +88,10 @@ export async function writeTinyQwen2(path: string, o: TinyQwen2Options = TINY_QW
   });
   const vector = (name: string, n: number, mean: number, std: number): F32Tensor => ({ name, dims: [n], data: rng.normals(n, std, mean) });
   const tensors: F32Tensor[] = [
-    { name: 'token_embd.weight', dims: [o.embd, nVocab], data: rng.normals(o.embd * nVocab, 0.5) },
+    { name: 'token_embd.weight', dims: [o.embd, nVocab], data: rng.normals(o.embd * nVocab, o.tied ? o.outStd / Math.sqrt(o.embd) : 0.5) },
     vector('output_norm.weight', o.embd, 1, 0.1),
-    matrix('output.weight', o.embd, nVocab, o.outStd / Math.sqrt(o.embd)),
   ];
+  if (!o.tied) tensors.push(matrix('output.weight', o.embd, nVocab, o.outStd / Math.sqrt(o.embd)));
   for (let l = 0; l < o.layers; l++) {
     const p = `blk.${l}.`;
     tensors.push(
