@@ -8,7 +8,7 @@ export interface TrainerConfig {
   loraTargets: string[]; // e.g. ['attn_q','attn_k','attn_v','attn_output','ffn_gate','ffn_up','ffn_down']
   lr: number;
   weightDecay: number;
-  gradClip: number;
+  gradClip: number; // global grad-norm clip; 0 = off
   divergence: Divergence;
   jsdAlpha: number; // for 'jsd'
   topK: number; // student top-K (+ tail bucket)
@@ -17,6 +17,12 @@ export interface TrainerConfig {
   isClip?: number; // importance-weight clip (stop-gradient); undefined = off
   threads: number;
   seed: number;
+  /** 'adamw' (default) or plain 'sgd' (x ← x − lr·grad; the gradient check uses lr 1, weightDecay 0). */
+  optimizer?: 'adamw' | 'sgd';
+  /** Start the student (and the EMA teacher) from this LoRA GGUF instead of a fresh one (A random, B = 0). */
+  initAdapter?: string;
+  /** Longest student/teacher prompt + response the trainer accepts (default 2048); bounds its memory. */
+  maxTokens?: number;
 }
 
 /** One rollout as the trainer sees it: token ids only (tokenised once, in Node). */

@@ -1,0 +1,109 @@
+/**
+ * Builds the native trainer (native/ + the bundled llama.cpp with ttsd-llama.patch) into
+ * cacheDir()/trainer/<key>, where the key hashes everything that changes the binary: the
+ * llama.cpp tag, the patch, the trainer sources, the cmake flags and the compiler. A finished
+ * build is found again instantly; an interrupted one never counts (built in a temp dir, renamed).
+ */
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { UserError } from '../errors.js';
+import { bundledLlamaTag, cacheDir, ensureLlamaSource } from '../llama/source.js';
+
+export interface BuildOptions {
+  /** GGML_CUDA=ON for NVIDIA GPUs (needs the CUDA toolkit; not testable on the CPU-only CI). */
+  cuda?: boolean;
+  /** Progress lines (the build takes ~5 min on 2 cores the first time). */
+  log?: (line: string) => void;
+}
+
+export const nativeSourceDir = join(dirname(fileURLToPath(import.meta.url)), 'native');
+export const patchFile = join(nativeSourceDir, 'ttsd-llama.patch');
+const executableName = 'ttsd-trainer';
+
+function cmakeFlags(options: BuildOptions): string[] {
+  return [
+    '-DCMAKE_BUILD_TYPE=Release',
+    // the trainer is built on the machine that runs it, so tune for its CPU
+    '-DGGML_NATIVE=ON',
+    `-DGGML_CUDA=${options.cuda ? 'ON' : 'OFF'}`,
+  ];
+}
+
+async function compilerId(): Promise<string> {
+  try {
+    const { stdout } = await execa('c++', ['--version']);
+    return stdout.split('\n')[0] ?? '';
+  } catch {
+    throw new UserError('no C++ compiler (c++) found; install g++ and cmake (scripts/setup.sh does)');
+  }
+}
+
+export async function trainerBuildKey(options: BuildOptions = {}): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(`llama.cpp ${bundledLlamaTag()}\n`);
+  for (const name of readdirSync(nativeSourceDir).sort()) {
+    hash.update(`${name}\n`);
+    hash.update(readFileSync(join(nativeSourceDir, name)));
+  }
+  hash.update(cmakeFlags(options).join(' '));
+  hash.update(await compilerId());
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Path of the trainer executable, building it first if this recipe was never built. */
+export async function buildTrainer(options: BuildOptions = {}): Promise<string> {
+  const log = options.log ?? (() => {});
+  const dir = join(cacheDir(), 'trainer', await trainerBuildKey(options));
+  const executable = join(dir, executableName);
+  if (existsSync(executable)) return executable;
+
+  const source = await ensureLlamaSource();
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    log(`copying llama.cpp ${bundledLlamaTag()} and applying ${patchFile}`);
+    const llama = join(tmp, 'llama.cpp');
+    cpSync(source, llama, { recursive: true, filter: (path) => !path.endsWith('/.git') });
+    // its own repository, so that git apply resolves paths here even when the cache lies inside another repo
+    await run('git', ['init', '-q'], llama, log);
+    await run('git', ['apply', '--whitespace=nowarn', patchFile], llama, log);
+    log('configuring (cmake)');
+    const build = join(tmp, 'build');
+    await run('cmake', ['-S', nativeSourceDir, '-B', build, `-DLLAMA_SOURCE_DIR=${llama}`, ...cmakeFlags(options)], tmp, log);
+    const jobs = String(Math.max(1, Math.min(cpus().length, 8)));
+    log(`compiling with ${jobs} jobs (about 5 minutes on 2 cores)`);
+    await run('cmake', ['--build', build, '--target', executableName, '-j', jobs], tmp, log);
+    if (!existsSync(join(build, executableName))) throw new UserError(`trainer build produced no ${executableName}`);
+    // keep only the (statically linked) executable: sources and objects are only needed to build
+    renameSync(join(build, executableName), join(tmp, executableName));
+    rmSync(llama, { recursive: true, force: true });
+    rmSync(build, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  }
+  log(`built ${executable}`);
+  return executable;
+}
+
+async function run(command: string, args: string[], cwd: string, log: (line: string) => void): Promise<void> {
+  const result = await execa(command, args, { cwd, all: true, reject: false });
+  if (result.exitCode !== 0 || result.failed) {
+    const lines = (result.all ?? '').split('\n').filter((line) => line.trim() !== '');
+    for (const line of lines.slice(-30)) log(line);
+    const missing = (result as { code?: string }).code === 'ENOENT';
+    const firstError = lines.find((line) => /error/i.test(line)) ?? lines.at(-1) ?? '';
+    throw new UserError(
+      missing
+        ? `trainer build failed: ${command} is not installed (scripts/setup.sh installs cmake and g++)`
+        : `trainer build failed in ${command} ${args[0] ?? ''}: ${firstError.trim()}`,
+    );
+  }
+}

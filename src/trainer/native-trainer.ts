@@ -1,0 +1,183 @@
+/**
+ * NativeTrainer: the TypeScript side of the ttsd-trainer process. One process per trainer,
+ * started with execa; requests and answers are frames (protocol.ts), one request at a time.
+ * The process dying at any point rejects the pending request with TrainerDiedError carrying
+ * its last stderr lines; nothing waits forever on a dead process.
+ */
+import { mkdirSync } from 'node:fs';
+import { execa, type ResultPromise } from 'execa';
+import { buildTrainer } from './build.js';
+import { TrainerDiedError, TrainerRequestError } from './errors.js';
+import { encodeFrame, encodeStep, FrameReader, type Frame } from './protocol.js';
+import type { Trainer, TrainerConfig, TrainExample, TrainStepResult } from './types.js';
+
+export interface TrainerInfo {
+  step: number;
+  resumed: boolean;
+  arch: string;
+  nVocab: number;
+  nParams: number;
+  nTensors: number;
+}
+
+/** Timings of `bench` (all in one process, same tokens): see `ttsd bench trainer`. */
+export interface TrainerBench {
+  tokens: number;
+  targets: number;
+  threads: number;
+  step_ms: number;
+  forward_ms: number;
+  ratio: number;
+  tokens_per_s: number;
+  optimizer_update_ms: number;
+  full_step_ms: number;
+  teacher_score_ms: number;
+  prefill_ms: number;
+  teacher_ratio: number;
+  peak_rss_mb: number;
+}
+
+const STDERR_LINES_KEPT = 40;
+
+export class NativeTrainer implements Trainer {
+  private readonly reader = new FrameReader();
+  private readonly stderrTail: string[] = [];
+  private pending: { resolve: (frame: Frame) => void; reject: (error: Error) => void } | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private died: TrainerDiedError | null = null;
+  private exited: Promise<void>;
+
+  private constructor(
+    private readonly child: ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe'; buffer: false; reject: false }>,
+    readonly config: TrainerConfig,
+  ) {
+    child.stdout.on('data', (chunk: Buffer) => {
+      for (const frame of this.reader.push(chunk)) this.settle(frame);
+    });
+    let partial = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      this.stderrTail.push(...lines);
+      if (this.stderrTail.length > STDERR_LINES_KEPT) this.stderrTail.splice(0, this.stderrTail.length - STDERR_LINES_KEPT);
+    });
+    child.stdin.on('error', () => {}); // EPIPE after a crash: reported through the exit below
+    this.exited = child.then((result) => {
+      if (partial) this.stderrTail.push(partial);
+      const exit = { code: result.exitCode ?? null, signal: result.signal ?? null };
+      this.died = new TrainerDiedError(exit, [...this.stderrTail]);
+      this.pending?.reject(this.died);
+      this.pending = null;
+    });
+  }
+
+  /** Starts a trainer process (building it first if needed) and initialises it with `config`. */
+  static async start(config: TrainerConfig): Promise<NativeTrainer> {
+    // TTSD_TRAINER_EXE: a development build of native/ used instead of the cached one
+    const executable = process.env.TTSD_TRAINER_EXE ?? (await buildTrainer());
+    mkdirSync(config.stateDir, { recursive: true });
+    const child = execa(executable, [], {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      encoding: 'buffer',
+    });
+    const trainer = new NativeTrainer(child as never, config);
+    try {
+      trainer.info = (await trainer.request({ cmd: 'init', ...config })) as unknown as TrainerInfo;
+    } catch (error) {
+      await trainer.kill();
+      throw error;
+    }
+    return trainer;
+  }
+
+  info!: TrainerInfo;
+
+  async step(batch: TrainExample[]): Promise<TrainStepResult> {
+    if (batch.length === 0) throw new TrainerRequestError('empty batch');
+    for (const example of batch) {
+      for (const ids of [example.studentPrompt, example.teacherPrompt, example.response]) {
+        if (!ids.every((id) => Number.isInteger(id) && id >= 0 && id < 2 ** 31)) {
+          throw new TrainerRequestError('token ids must be non-negative integers');
+        }
+      }
+    }
+    const header = await this.send(encodeStep(batch));
+    const number = (key: string) => (header[key] === null ? Number.NaN : Number(header[key]));
+    return {
+      step: number('step'),
+      loss: number('loss'),
+      klBefore: number('klBefore'),
+      klAfter: number('klAfter'),
+      gradNorm: number('gradNorm'),
+      tokens: number('tokens'),
+      ms: number('ms'),
+      skipped: header.skipped === true,
+      adapterPath: String(header.adapterPath),
+    };
+  }
+
+  async save(): Promise<void> {
+    await this.request({ cmd: 'save' });
+  }
+
+  /** Timings of one forward, one training step and teacher scoring over `tokens` random tokens. */
+  async bench(tokens: number): Promise<TrainerBench> {
+    const header = await this.request({ cmd: 'bench', tokens });
+    delete header.ok;
+    return header as unknown as TrainerBench;
+  }
+
+  async close(): Promise<void> {
+    if (!this.died) {
+      try {
+        await this.request({ cmd: 'shutdown' });
+      } catch {
+        // already gone: nothing to shut down
+      }
+      this.child.stdin.end();
+    }
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** The process id (tests kill it to check that a dead trainer is reported). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  private async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  private request(header: object): Promise<Record<string, unknown>> {
+    return this.send(encodeFrame(header));
+  }
+
+  /** One request at a time: the process answers in order, so requests queue behind each other. */
+  private send(frame: Buffer): Promise<Record<string, unknown>> {
+    const run = this.queue.then(async () => {
+      if (this.died) throw this.died;
+      const answer = new Promise<Frame>((resolve, reject) => {
+        this.pending = { resolve, reject };
+      });
+      this.child.stdin.write(frame);
+      const { header } = await answer;
+      if (typeof header.error === 'string') throw new TrainerRequestError(header.error);
+      return header;
+    });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private settle(frame: Frame): void {
+    const pending = this.pending;
+    this.pending = null;
+    pending?.resolve(frame);
+  }
+}

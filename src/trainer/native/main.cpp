@@ -1,0 +1,115 @@
+// ttsd-trainer: a long-lived process that trains an SDPO LoRA adapter for the ttsd harness.
+// It speaks the framed protocol of protocol.h on stdin/stdout (the client is src/trainer/native-trainer.ts):
+//   {"cmd":"init", ...TrainerConfig}   -> {"ok":true, step, resumed, arch, nVocab, nParams}
+//   {"cmd":"step", examples:[{s,t,r,masked}]} + int32 payload (s, t, r token ids of each example in order)
+//                                     -> {"ok":true, step, loss, klBefore, klAfter, gradNorm, tokens, ms, skipped, adapterPath}
+//   {"cmd":"save"} -> {"ok":true}      {"cmd":"bench", tokens} -> {"ok":true, ...timings}      {"cmd":"shutdown"}
+// A request that cannot be served answers {"error": "..."}; "fatal": true means the process exits next.
+// Logs go to stderr; stdout carries frames only (fd 1 is redirected to stderr so that stray prints cannot
+// corrupt the stream).
+#include "protocol.h"
+#include "sdpo_step.h"
+
+#include "llama.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+static FILE * open_frame_output() {
+    const int fd = dup(STDOUT_FILENO);
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    return fdopen(fd, "wb");
+}
+
+static void log_to_stderr(ggml_log_level level, const char * text, void *) {
+    // warnings and errors only: the client keeps the last stderr lines for its error messages
+    if (level >= GGML_LOG_LEVEL_WARN || level == GGML_LOG_LEVEL_CONT) fputs(text, stderr);
+}
+
+static std::vector<train_example> read_examples(const frame & f) {
+    std::vector<train_example> out;
+    const auto & list = f.header.at("examples");
+    size_t offset = 0;
+    const size_t n_ids = f.payload.size() / sizeof(int32_t);
+    auto take = [&](size_t n) {
+        if (offset + n > n_ids) throw std::runtime_error("step payload shorter than the example sizes");
+        std::vector<int32_t> v(n);
+        std::memcpy(v.data(), f.payload.data() + offset * sizeof(int32_t), n * sizeof(int32_t));
+        offset += n;
+        return v;
+    };
+    for (const auto & e : list) {
+        train_example ex;
+        ex.student_prompt = take(e.at("s").get<size_t>());
+        ex.teacher_prompt = take(e.at("t").get<size_t>());
+        ex.response = take(e.at("r").get<size_t>());
+        ex.masked = e.at("masked").get<bool>();
+        out.push_back(std::move(ex));
+    }
+    if (offset != n_ids) throw std::runtime_error("step payload longer than the example sizes");
+    return out;
+}
+
+static nlohmann::json to_json(const step_result & r) {
+    return {
+        { "ok", true }, { "step", r.step }, { "loss", r.loss }, { "klBefore", r.kl_before }, { "klAfter", r.kl_after },
+        { "gradNorm", r.grad_norm }, { "tokens", r.tokens }, { "ms", r.ms }, { "skipped", r.skipped },
+        { "adapterPath", r.adapter_path },
+    };
+}
+
+int main() {
+    FILE * out = open_frame_output();
+    llama_log_set(log_to_stderr, nullptr);
+    llama_backend_init();
+
+    std::unique_ptr<sdpo_trainer> trainer;
+    frame f;
+    try {
+        if (!read_frame(stdin, f)) return 0;
+        if (f.header.value("cmd", "") != "init") throw std::invalid_argument("first request must be init");
+        trainer = std::make_unique<sdpo_trainer>(parse_config(f.header));
+    } catch (const std::exception & e) {
+        write_frame(out, { { "error", e.what() }, { "fatal", true } });
+        return 3;
+    }
+    nlohmann::json ready = trainer->info();
+    ready["ok"] = true;
+    write_frame(out, ready);
+
+    while (true) {
+        try {
+            if (!read_frame(stdin, f)) break;
+        } catch (const std::exception & e) {
+            write_frame(out, { { "error", std::string("bad frame: ") + e.what() }, { "fatal", true } });
+            return 4;
+        }
+        const std::string cmd = f.header.value("cmd", "");
+        try {
+            if (cmd == "step") {
+                write_frame(out, to_json(trainer->step(read_examples(f))));
+            } else if (cmd == "save") {
+                trainer->save();
+                write_frame(out, { { "ok", true } });
+            } else if (cmd == "bench") {
+                nlohmann::json r = trainer->bench(f.header.at("tokens").get<int>());
+                r["ok"] = true;
+                write_frame(out, r);
+            } else if (cmd == "shutdown") {
+                write_frame(out, { { "ok", true } });
+                break;
+            } else {
+                write_frame(out, { { "error", "unknown command '" + cmd + "'" } });
+            }
+        } catch (const std::exception & e) {
+            write_frame(out, { { "error", e.what() } });
+        }
+    }
+    trainer.reset();
+    llama_backend_free();
+    return 0;
+}

@@ -1,0 +1,553 @@
+#include "sdpo_step.h"
+
+#include "ggml.h"
+#include "ggml-backend.h"
+#include "ggml-opt.h"
+#include "llama.h"
+#include "llama-adapter.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <queue>
+#include <sstream>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The tail bucket floor, as in the loss graph (eps + relu(1 - eps - sum p)) and the paper's clamp.
+constexpr double tail_eps = 1e-7;
+
+double now_ms() {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double peak_rss_mb() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0; // ru_maxrss is in KiB on Linux
+}
+
+// log-sum-exp of one logits row, in double so that long vocabularies do not lose the tail
+double log_sum_exp(const float * logits, int32_t n) {
+    float mx = -INFINITY;
+    for (int32_t v = 0; v < n; ++v) mx = std::max(mx, logits[v]);
+    double s = 0.0;
+    for (int32_t v = 0; v < n; ++v) s += std::exp((double) logits[v] - mx);
+    return mx + std::log(s);
+}
+
+// ids of the k largest logits, largest first (ties: smaller id first); ids are unique by construction
+std::vector<int32_t> top_k_ids(const float * logits, int32_t n, int k) {
+    auto worse = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+    std::priority_queue<int32_t, std::vector<int32_t>, decltype(worse)> heap(worse); // top = weakest kept
+    for (int32_t v = 0; v < n; ++v) {
+        if ((int) heap.size() < k) {
+            heap.push(v);
+        } else if (worse(v, heap.top())) {
+            heap.pop();
+            heap.push(v);
+        }
+    }
+    std::vector<int32_t> out;
+    while (!heap.empty()) { out.push_back(heap.top()); heap.pop(); }
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+// log(1 - sum exp(logq)) on the host: in f32 inside the graph this is too weak when sum q ~ 1
+float teacher_tail(const float * logq, int k) {
+    double sq = 0.0;
+    for (int a = 0; a < k; ++a) sq += std::exp((double) logq[a]);
+    return (float) (sq < 1.0 - tail_eps ? std::log1p(-sq) : std::log(tail_eps));
+}
+
+// reverse KL(p || q) of one row over the top-k ids + the tail bucket (the loss graph's definition)
+double reverse_kl_row(const float * logp, const float * logq, float logq_tail, int k) {
+    double sp = 0.0, kl = 0.0;
+    for (int a = 0; a < k; ++a) {
+        const double p = std::exp((double) logp[a]);
+        sp += p;
+        kl += p * ((double) logp[a] - logq[a]);
+    }
+    const double pt = tail_eps + std::max(0.0, 1.0 - tail_eps - sp);
+    return kl + pt * (std::log(pt) - logq_tail);
+}
+
+bool lora_only_filter(const ggml_tensor * t, void *) {
+    const size_t n = strlen(t->name);
+    return n > 7 && (strcmp(t->name + n - 7, ".lora_a") == 0 || strcmp(t->name + n - 7, ".lora_b") == 0);
+}
+
+ggml_opt_optimizer_params unused_opt_pars(void *) {
+    // the optimizer runs on the host (grad_only); ggml-opt never builds its own optimizer graph
+    return ggml_opt_get_default_optimizer_params(nullptr);
+}
+
+} // namespace
+
+trainer_config parse_config(const nlohmann::json & j) {
+    trainer_config c;
+    c.model = j.at("model").get<std::string>();
+    c.state_dir = j.at("stateDir").get<std::string>();
+    c.targets = j.at("loraTargets").get<std::vector<std::string>>();
+    c.rank = j.at("loraRank").get<int>();
+    c.alpha = j.at("loraAlpha").get<float>();
+    c.lr = j.at("lr").get<float>();
+    c.weight_decay = j.at("weightDecay").get<float>();
+    c.grad_clip = j.at("gradClip").get<float>();
+    const std::string div = j.at("divergence").get<std::string>();
+    if (div == "reverse_kl") c.divergence = divergence_kind::reverse_kl;
+    else if (div == "forward_kl") c.divergence = divergence_kind::forward_kl;
+    else if (div == "jsd") c.divergence = divergence_kind::jsd;
+    else if (div == "sampled_token") c.divergence = divergence_kind::sampled_token;
+    else throw std::runtime_error("unknown divergence " + div);
+    c.jsd_alpha = j.at("jsdAlpha").get<float>();
+    c.top_k = j.at("topK").get<int>();
+    c.teacher = j.at("teacher").get<std::string>() == "trust_region" ? teacher_kind::trust_region : teacher_kind::ema;
+    c.ema = j.at("ema").get<float>();
+    c.is_clip = j.value("isClip", 0.0f);
+    c.threads = j.at("threads").get<int>();
+    c.seed = j.at("seed").get<uint64_t>();
+    c.optimizer = j.value("optimizer", std::string("adamw")) == "sgd" ? optimizer_kind::sgd : optimizer_kind::adamw;
+    c.init_adapter = j.value("initAdapter", std::string());
+    c.max_tokens = j.value("maxTokens", 2048);
+    if (c.rank < 1 || c.top_k < 1 || c.threads < 1 || c.max_tokens < 8) throw std::runtime_error("invalid trainer config");
+    if (c.divergence == divergence_kind::jsd && !(c.jsd_alpha > 0.0f && c.jsd_alpha < 1.0f)) {
+        throw std::runtime_error("jsdAlpha must be in (0, 1)");
+    }
+    return c;
+}
+
+sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
+    const std::string why = check_supported_architecture(cfg.model);
+    if (!why.empty()) throw std::invalid_argument(why);
+
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    mp.load_mode = LLAMA_LOAD_MODE_MMAP;
+    mp.use_extra_bufts = false; // repacked CPU weights have no OUT_PROD: the backward pass would abort
+    model = llama_model_load_from_file(cfg.model.c_str(), mp);
+    if (!model) throw std::invalid_argument("cannot load model " + cfg.model);
+    n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    if ((int64_t) n_vocab * cfg.max_tokens >= INT32_MAX) {
+        throw std::invalid_argument("maxTokens too large for this vocabulary (flat gather indices are 32-bit)");
+    }
+
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = cfg.max_tokens;
+    cp.n_batch = cfg.max_tokens;  // a training sequence must be one ubatch
+    cp.n_ubatch = cfg.max_tokens;
+    cp.n_seq_max = 1;
+    cp.n_threads = cfg.threads;
+    cp.n_threads_batch = cfg.threads;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED; // FLASH_ATTN_EXT has no backward pass
+    cp.no_perf = true;
+    student_ctx = llama_init_from_model(model, cp);
+    cp.n_batch = std::min(cfg.max_tokens, 512);
+    cp.n_ubatch = cp.n_batch;
+    teacher_ctx = llama_init_from_model(model, cp);
+    if (!student_ctx || !teacher_ctx) throw std::invalid_argument("cannot create llama contexts (out of memory?)");
+
+    load_adapters();
+    float scale = 1.0f;
+    llama_set_adapters_lora(student_ctx, &student, 1, &scale);
+    llama_set_adapters_lora(teacher_ctx, &teacher, 1, &scale);
+
+    llama_opt_params op = {};
+    op.n_ctx_train = 0;
+    op.param_filter = lora_only_filter;
+    op.get_opt_pars = unused_opt_pars;
+    op.optimizer_type = GGML_OPT_OPTIMIZER_TYPE_ADAMW;
+    op.grad_only = true;
+    llama_opt_init(student_ctx, model, op);
+
+    params = collect_params(*student, *teacher);
+    if (resumed) load_moments((fs::path(cfg.state_dir) / "state" / "moments.bin").string(), params);
+}
+
+sdpo_trainer::~sdpo_trainer() {
+    if (student_ctx) llama_free(student_ctx);
+    if (teacher_ctx) llama_free(teacher_ctx);
+    if (model) llama_model_free(model); // frees the adapters too
+}
+
+std::string sdpo_trainer::adapter_path(int64_t step) const {
+    char name[64];
+    snprintf(name, sizeof(name), "adapter-%06lld.gguf", (long long) step);
+    return (fs::path(cfg.state_dir) / name).string();
+}
+
+void sdpo_trainer::load_adapters() {
+    fs::create_directories(cfg.state_dir);
+    const fs::path state = fs::path(cfg.state_dir) / "state";
+    std::string student_src, teacher_src;
+    if (fs::exists(state / "state.json")) {
+        std::ifstream f(state / "state.json");
+        const nlohmann::json j = nlohmann::json::parse(f);
+        step_count = j.at("step").get<int64_t>();
+        adam_t = j.at("adamT").get<int64_t>();
+        std::istringstream rs(j.at("rng").get<std::string>());
+        rs >> rng;
+        student_src = (state / "student.gguf").string();
+        teacher_src = (state / "teacher.gguf").string();
+        resumed = true;
+    } else if (!cfg.init_adapter.empty()) {
+        student_src = teacher_src = cfg.init_adapter;
+    } else {
+        fresh_lora_spec spec{ cfg.targets, cfg.rank, cfg.alpha };
+        student_src = teacher_src = adapter_path(0);
+        write_fresh_lora(cfg.model, spec, rng, student_src);
+    }
+    // two separate loads: the teacher owns its own copy of the tensors (EMA) from the same starting point
+    student = llama_adapter_lora_init(model, student_src.c_str());
+    teacher = llama_adapter_lora_init(model, teacher_src.c_str());
+    if (!student || !teacher) throw std::invalid_argument("cannot load LoRA adapter " + student_src);
+}
+
+void sdpo_trainer::score_rows(llama_context * ctx, const std::vector<int32_t> & prompt,
+                              const std::vector<int32_t> & response,
+                              const std::function<void(int row, const float * logits)> & on_row) {
+    // row j = the distribution at position P-1+j, which predicts response[j]
+    std::vector<int32_t> tokens(prompt);
+    tokens.insert(tokens.end(), response.begin(), response.end() - 1);
+    const int32_t n = (int32_t) tokens.size();
+    const int32_t first_row = (int32_t) prompt.size() - 1;
+    const int32_t n_batch = (int32_t) llama_n_batch(ctx);
+    llama_memory_clear(llama_get_memory(ctx), true);
+    llama_batch batch = llama_batch_init(n_batch, 0, 1);
+    int32_t pos = 0;
+    while (pos < n) {
+        // positions before the first row need no logits; rows come in small chunks to bound the logits buffer
+        const int32_t end = pos < first_row ? std::min(first_row, pos + n_batch) : std::min(n, pos + std::min(n_batch, 128));
+        batch.n_tokens = end - pos;
+        for (int32_t i = 0; i < batch.n_tokens; ++i) {
+            batch.token[i] = tokens[pos + i];
+            batch.pos[i] = pos + i;
+            batch.n_seq_id[i] = 1;
+            batch.seq_id[i][0] = 0;
+            batch.logits[i] = pos + i >= first_row;
+        }
+        if (llama_decode(ctx, batch) != 0) {
+            llama_batch_free(batch);
+            throw std::runtime_error("llama_decode failed while scoring");
+        }
+        for (int32_t i = 0; i < batch.n_tokens; ++i) {
+            if (pos + i >= first_row) on_row(pos + i - first_row, llama_get_logits_ith(ctx, i));
+        }
+        pos = end;
+    }
+    llama_batch_free(batch);
+    llama_memory_clear(llama_get_memory(ctx), true);
+}
+
+scored_rows sdpo_trainer::score_example(const train_example & ex) {
+    const int rows = (int) ex.response.size();
+    const int k = cfg.top_k;
+    scored_rows s;
+    s.k = k;
+    s.ids.resize((size_t) rows * k);
+    s.student_logp.resize((size_t) rows * k);
+    s.teacher_logq.resize((size_t) rows * k);
+    s.teacher_tail.resize(rows);
+    s.sampled_logq.resize(rows);
+    score_rows(student_ctx, ex.student_prompt, ex.response, [&](int row, const float * logits) {
+        const double lse = log_sum_exp(logits, n_vocab);
+        const auto ids = top_k_ids(logits, n_vocab, k);
+        for (int a = 0; a < k; ++a) {
+            s.ids[(size_t) row * k + a] = ids[a];
+            s.student_logp[(size_t) row * k + a] = (float) (logits[ids[a]] - lse);
+        }
+    });
+    auto teacher_row = [&](int row, const float * logits) {
+        const double lse = log_sum_exp(logits, n_vocab);
+        float * lq = &s.teacher_logq[(size_t) row * k];
+        for (int a = 0; a < k; ++a) lq[a] = (float) (logits[s.ids[(size_t) row * k + a]] - lse);
+        s.teacher_tail[row] = teacher_tail(lq, k);
+        s.sampled_logq[row] = (float) (logits[ex.response[row]] - lse);
+    };
+    if (cfg.teacher == teacher_kind::ema) {
+        score_rows(teacher_ctx, ex.teacher_prompt, ex.response, teacher_row);
+    } else {
+        // trust region: teacher logits = lerp(reference logits, student logits, eta), both on the teacher context;
+        // the teacher adapter stays at the initial (reference) adapter
+        std::vector<float> ref((size_t) rows * n_vocab);
+        score_rows(teacher_ctx, ex.teacher_prompt, ex.response, [&](int row, const float * logits) {
+            std::memcpy(&ref[(size_t) row * n_vocab], logits, sizeof(float) * n_vocab);
+        });
+        std::vector<float> mixed(n_vocab);
+        const float eta = cfg.ema;
+        score_rows(student_ctx, ex.teacher_prompt, ex.response, [&](int row, const float * logits) {
+            const float * r = &ref[(size_t) row * n_vocab];
+            for (int32_t v = 0; v < n_vocab; ++v) mixed[v] = r[v] + eta * (logits[v] - r[v]);
+            teacher_row(row, mixed.data());
+        });
+    }
+    return s;
+}
+
+std::vector<float> sdpo_trainer::student_logp_at(const train_example & ex, const scored_rows & s) {
+    std::vector<float> out(s.ids.size());
+    score_rows(student_ctx, ex.student_prompt, ex.response, [&](int row, const float * logits) {
+        const double lse = log_sum_exp(logits, n_vocab);
+        for (int a = 0; a < s.k; ++a) out[(size_t) row * s.k + a] = (float) (logits[s.ids[(size_t) row * s.k + a]] - lse);
+    });
+    return out;
+}
+
+double sdpo_trainer::accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight) {
+    const int rows = (int) ex.response.size();
+    std::vector<int32_t> tokens(ex.student_prompt);
+    tokens.insert(tokens.end(), ex.response.begin(), ex.response.end() - 1);
+    std::vector<int32_t> target_pos(rows);
+    for (int j = 0; j < rows; ++j) target_pos[j] = (int32_t) ex.student_prompt.size() - 1 + j;
+    // importance weight min(pi/pi_old, clip): with one optimizer step per sampled batch pi == pi_old, so the
+    // ratio is 1 and only a clip below 1 changes anything
+    const double is_weight = cfg.is_clip > 0 ? std::min(1.0, (double) cfg.is_clip) : 1.0;
+    std::vector<float> w(rows, (float) (row_weight * is_weight));
+    if (cfg.divergence == divergence_kind::sampled_token) {
+        return llama_opt_sdpo_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), rows,
+            ex.response.data(), 1, s.sampled_logq.data(), nullptr, w.data(), LLAMA_SDPO_LOSS_TOK, 0.0f, true);
+    }
+    const llama_sdpo_loss kind = cfg.divergence == divergence_kind::reverse_kl ? LLAMA_SDPO_LOSS_RKL
+                               : cfg.divergence == divergence_kind::forward_kl ? LLAMA_SDPO_LOSS_FKL
+                               : LLAMA_SDPO_LOSS_JSD;
+    return llama_opt_sdpo_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), rows,
+        s.ids.data(), s.k, s.teacher_logq.data(), s.teacher_tail.data(), w.data(), kind, cfg.jsd_alpha, true);
+}
+
+double sdpo_trainer::take_gradient(std::vector<std::vector<float>> & grads) {
+    grads.resize(params.size());
+    double sq = 0.0;
+    for (size_t i = 0; i < params.size(); ++i) {
+        ggml_tensor * acc = llama_opt_param_grad(student_ctx, params[i].student);
+        if (!acc) { // no backward pass has run yet
+            grads[i].assign(params[i].m.size(), 0.0f);
+            continue;
+        }
+        grads[i] = tensor_to_host(acc);
+        ggml_backend_tensor_memset(acc, 0, 0, ggml_nbytes(acc));
+        for (float g : grads[i]) sq += (double) g * g;
+    }
+    return std::sqrt(sq);
+}
+
+void sdpo_trainer::apply_update(std::vector<std::vector<float>> & grads, double grad_norm) {
+    const float clip = cfg.grad_clip > 0 && grad_norm > cfg.grad_clip ? (float) (cfg.grad_clip / grad_norm) : 1.0f;
+    const float lr = cfg.lr, decay = 1.0f - cfg.lr * cfg.weight_decay;
+    ++adam_t;
+    // AdamW as ggml's opt_step_adamw computes it (decoupled weight decay, bias-corrected moments)
+    const float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+    const float beta1h = 1.0f / (1.0f - std::pow(beta1, (float) adam_t));
+    const float beta2h = 1.0f / (1.0f - std::pow(beta2, (float) adam_t));
+    for (size_t i = 0; i < params.size(); ++i) {
+        auto & p = params[i];
+        std::vector<float> x = tensor_to_host(p.student);
+        const auto & g = grads[i];
+        if (cfg.optimizer == optimizer_kind::sgd) {
+            for (size_t e = 0; e < x.size(); ++e) x[e] = x[e] * decay - lr * (g[e] * clip);
+        } else {
+            for (size_t e = 0; e < x.size(); ++e) {
+                const float ge = g[e] * clip;
+                p.m[e] = p.m[e] * beta1 + ge * (1.0f - beta1);
+                p.v[e] = p.v[e] * beta2 + ge * ge * (1.0f - beta2);
+                const float mh = p.m[e] * beta1h;
+                const float vh = std::sqrt(p.v[e] * beta2h) + eps;
+                x[e] = x[e] * decay - lr * mh / vh;
+            }
+        }
+        host_to_tensor(p.student, x);
+    }
+}
+
+void sdpo_trainer::update_teacher() {
+    const float eta = cfg.ema;
+    for (auto & p : params) {
+        const std::vector<float> s = tensor_to_host(p.student);
+        std::vector<float> t = tensor_to_host(p.teacher);
+        for (size_t e = 0; e < t.size(); ++e) t[e] = (1.0f - eta) * t[e] + eta * s[e];
+        host_to_tensor(p.teacher, t);
+    }
+}
+
+step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
+    const double t0 = now_ms();
+    if (batch.empty()) throw std::runtime_error("empty batch");
+    for (const auto & ex : batch) {
+        if (ex.masked) continue;
+        if (ex.student_prompt.empty() || ex.teacher_prompt.empty() || ex.response.empty()) {
+            throw std::runtime_error("an unmasked example needs a student prompt, a teacher prompt and a response");
+        }
+        const size_t longest = std::max(ex.student_prompt.size(), ex.teacher_prompt.size()) + ex.response.size() - 1;
+        if (longest > (size_t) cfg.max_tokens) {
+            throw std::runtime_error("example of " + std::to_string(longest) + " tokens exceeds maxTokens " + std::to_string(cfg.max_tokens));
+        }
+        for (const auto * seq : { &ex.student_prompt, &ex.teacher_prompt, &ex.response }) {
+            for (int32_t t : *seq) if (t < 0 || t >= n_vocab) throw std::runtime_error("token id out of range");
+        }
+    }
+    const double n_batch = (double) batch.size();
+    step_result r;
+    std::vector<const train_example *> active;
+    std::vector<scored_rows> scored;
+    for (const auto & ex : batch) {
+        if (ex.masked) continue;
+        active.push_back(&ex);
+        scored.push_back(score_example(ex));
+    }
+    auto batch_kl = [&](const std::vector<std::vector<float>> & student_logp) {
+        double kl = 0.0;
+        for (size_t i = 0; i < active.size(); ++i) {
+            const int rows = (int) active[i]->response.size(), k = scored[i].k;
+            double seq = 0.0;
+            for (int j = 0; j < rows; ++j) {
+                seq += reverse_kl_row(&student_logp[i][(size_t) j * k], &scored[i].teacher_logq[(size_t) j * k],
+                                      scored[i].teacher_tail[j], k);
+            }
+            kl += seq / rows / n_batch;
+        }
+        return kl;
+    };
+    std::vector<std::vector<float>> logp_before;
+    for (const auto & s : scored) logp_before.push_back(s.student_logp);
+    r.kl_before = batch_kl(logp_before);
+
+    double loss = 0.0;
+    for (size_t i = 0; i < active.size(); ++i) {
+        r.tokens += (int64_t) active[i]->response.size();
+        loss += accumulate_gradient(*active[i], scored[i], 1.0 / ((double) active[i]->response.size() * n_batch));
+    }
+    std::vector<std::vector<float>> grads;
+    r.grad_norm = take_gradient(grads);
+    r.loss = loss;
+    r.skipped = !std::isfinite(r.grad_norm) || !std::isfinite(loss);
+    const bool update = !active.empty() && !r.skipped;
+    if (update) {
+        apply_update(grads, r.grad_norm);
+        if (cfg.teacher == teacher_kind::ema) update_teacher();
+        std::vector<std::vector<float>> logp_after;
+        for (size_t i = 0; i < active.size(); ++i) logp_after.push_back(student_logp_at(*active[i], scored[i]));
+        r.kl_after = batch_kl(logp_after);
+    } else {
+        r.kl_after = r.kl_before;
+    }
+    ++step_count;
+    r.step = step_count;
+    r.adapter_path = adapter_path(step_count);
+    if (!llama_adapter_lora_save(student, r.adapter_path.c_str())) throw std::runtime_error("cannot write " + r.adapter_path);
+    r.ms = now_ms() - t0;
+    return r;
+}
+
+void sdpo_trainer::write_state_json(const std::string & path) const {
+    std::ostringstream rs;
+    rs << rng;
+    nlohmann::json j = {
+        { "version", 1 }, { "step", step_count }, { "adamT", adam_t }, { "rng", rs.str() },
+        { "model", cfg.model }, { "loraRank", cfg.rank }, { "loraTargets", cfg.targets },
+    };
+    std::ofstream f(path);
+    f << j.dump(2) << "\n";
+    if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+void sdpo_trainer::save() {
+    const fs::path dir(cfg.state_dir);
+    const fs::path tmp = dir / "state.tmp", cur = dir / "state", old = dir / "state.old";
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    if (!llama_adapter_lora_save(student, (tmp / "student.gguf").c_str()) ||
+        !llama_adapter_lora_save(teacher, (tmp / "teacher.gguf").c_str())) {
+        throw std::runtime_error("cannot write adapters to " + tmp.string());
+    }
+    save_moments((tmp / "moments.bin").string(), params);
+    write_state_json((tmp / "state.json").string());
+    // swap directories so a crash leaves either the old or the new complete state
+    fs::remove_all(old);
+    if (fs::exists(cur)) fs::rename(cur, old);
+    fs::rename(tmp, cur);
+    fs::remove_all(old);
+}
+
+nlohmann::json sdpo_trainer::info() const {
+    int64_t n_params = 0;
+    for (const auto & p : params) n_params += (int64_t) p.m.size();
+    char arch[64] = {0};
+    llama_model_meta_val_str(model, "general.architecture", arch, sizeof(arch));
+    return {
+        { "step", step_count }, { "resumed", resumed }, { "arch", arch }, { "nVocab", n_vocab },
+        { "nParams", n_params }, { "nTensors", (int64_t) params.size() },
+    };
+}
+
+nlohmann::json sdpo_trainer::bench(int n_tokens) {
+    if (n_tokens < 8 || n_tokens > cfg.max_tokens) throw std::runtime_error("bench tokens must be in [8, maxTokens]");
+    // a quarter prompt, three quarters response: the prototype's 512 tokens / 384 targets shape
+    std::mt19937_64 brng(1234);
+    std::uniform_int_distribution<int32_t> tok(0, std::min(n_vocab, 32000) - 1);
+    train_example ex;
+    const int n_prompt = n_tokens / 4;
+    for (int i = 0; i < n_prompt; ++i) ex.student_prompt.push_back(tok(brng));
+    for (int i = n_prompt; i <= n_tokens; ++i) ex.response.push_back(tok(brng)); // +1: the last token is only a target
+    ex.teacher_prompt = ex.student_prompt;
+    const int rows = (int) ex.response.size();
+
+    std::vector<int32_t> tokens(ex.student_prompt);
+    tokens.insert(tokens.end(), ex.response.begin(), ex.response.end() - 1);
+    auto prefill = [&]() {
+        llama_memory_clear(llama_get_memory(teacher_ctx), true);
+        const int32_t nb = (int32_t) llama_n_batch(teacher_ctx);
+        for (int32_t pos = 0; pos < (int32_t) tokens.size(); pos += nb) {
+            const int32_t n = std::min<int32_t>(nb, (int32_t) tokens.size() - pos);
+            llama_batch b = llama_batch_get_one(tokens.data() + pos, n);
+            if (llama_decode(teacher_ctx, b) != 0) throw std::runtime_error("llama_decode failed");
+        }
+        llama_memory_clear(llama_get_memory(teacher_ctx), true);
+    };
+    auto timed = [](const std::function<void()> & f) { const double t = now_ms(); f(); return now_ms() - t; };
+
+    scored_rows s = score_example(ex); // warm-up of both contexts
+    prefill();
+    const double prefill_ms = timed(prefill);
+    const double teacher_ms = timed([&]() {
+        score_rows(teacher_ctx, ex.teacher_prompt, ex.response, [&](int row, const float * logits) {
+            const double lse = log_sum_exp(logits, n_vocab);
+            for (int a = 0; a < s.k; ++a) s.teacher_logq[(size_t) row * s.k + a] = (float) (logits[s.ids[(size_t) row * s.k + a]] - lse);
+            s.teacher_tail[row] = teacher_tail(&s.teacher_logq[(size_t) row * s.k], s.k);
+        });
+    });
+
+    std::vector<int32_t> target_pos(rows);
+    for (int j = 0; j < rows; ++j) target_pos[j] = n_prompt - 1 + j;
+    std::vector<float> w(rows, 1.0f / rows);
+    auto forward = [&]() {
+        llama_opt_sdpo_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), rows,
+            s.ids.data(), s.k, s.teacher_logq.data(), s.teacher_tail.data(), w.data(), LLAMA_SDPO_LOSS_RKL, 0.0f, false);
+    };
+    forward(); // warm-up
+    const double forward_ms = timed(forward);
+    std::vector<std::vector<float>> grads;
+    const double backward_ms = timed([&]() {
+        llama_opt_sdpo_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), rows,
+            s.ids.data(), s.k, s.teacher_logq.data(), s.teacher_tail.data(), w.data(), LLAMA_SDPO_LOSS_RKL, 0.0f, true);
+    });
+    double update_ms = timed([&]() { apply_update(grads, take_gradient(grads)); });
+    const double step_ms = backward_ms + update_ms;
+    const double full_step_ms = timed([&]() { step({ ex }); });
+    return {
+        { "tokens", n_tokens }, { "targets", rows }, { "threads", cfg.threads },
+        { "step_ms", step_ms }, { "forward_ms", forward_ms }, { "ratio", step_ms / forward_ms },
+        { "tokens_per_s", n_tokens / (step_ms / 1000.0) },
+        { "optimizer_update_ms", update_ms },
+        { "full_step_ms", full_step_ms },
+        { "teacher_score_ms", teacher_ms }, { "prefill_ms", prefill_ms }, { "teacher_ratio", teacher_ms / prefill_ms },
+        { "peak_rss_mb", peak_rss_mb() },
+    };
+}

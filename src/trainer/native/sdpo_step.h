@@ -1,0 +1,111 @@
+// The SDPO trainer proper: base model + student/teacher LoRA adapters, one optimizer step per
+// batch of rollouts (docs/sdpo.md), state save/resume, and the speed benchmark.
+#pragma once
+
+#include "lora_state.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+struct llama_model;
+struct llama_context;
+struct llama_adapter_lora;
+
+enum class divergence_kind { reverse_kl, forward_kl, jsd, sampled_token };
+enum class teacher_kind { ema, trust_region };
+enum class optimizer_kind { adamw, sgd };
+
+struct trainer_config {
+    std::string model;
+    std::string state_dir;
+    std::vector<std::string> targets;
+    int rank = 16;
+    float alpha = 32.0f;
+    float lr = 1e-4f;
+    float weight_decay = 0.0f;
+    float grad_clip = 1.0f;        // <= 0: off
+    divergence_kind divergence = divergence_kind::reverse_kl;
+    float jsd_alpha = 0.5f;
+    int top_k = 20;
+    teacher_kind teacher = teacher_kind::ema;
+    float ema = 0.01f;
+    float is_clip = 0.0f;          // <= 0: off
+    int threads = 2;
+    uint64_t seed = 0;
+    optimizer_kind optimizer = optimizer_kind::adamw;
+    std::string init_adapter;      // "" = fresh adapter (A random, B = 0)
+    int max_tokens = 2048;         // longest prompt + response the trainer accepts
+};
+
+trainer_config parse_config(const nlohmann::json & j);
+
+struct train_example {
+    std::vector<int32_t> student_prompt, teacher_prompt, response;
+    bool masked = false;
+};
+
+struct step_result {
+    int64_t step = 0;
+    double loss = 0, kl_before = 0, kl_after = 0, grad_norm = 0;
+    int64_t tokens = 0;
+    double ms = 0;
+    bool skipped = false;
+    std::string adapter_path;
+};
+
+// per response position: the student's top-k ids and log-probs, the teacher's at the same ids, both tails
+struct scored_rows {
+    int k = 0;
+    std::vector<int32_t> ids;       // [rows*k]
+    std::vector<float> student_logp; // [rows*k]
+    std::vector<float> teacher_logq; // [rows*k]
+    std::vector<float> teacher_tail; // [rows] log(1 - sum q), clamped
+    std::vector<float> sampled_logq; // [rows] teacher log-prob of the response token (sampled-token estimator)
+};
+
+class sdpo_trainer {
+public:
+    explicit sdpo_trainer(const trainer_config & cfg);
+    ~sdpo_trainer();
+    sdpo_trainer(const sdpo_trainer &) = delete;
+    sdpo_trainer & operator=(const sdpo_trainer &) = delete;
+
+    step_result step(const std::vector<train_example> & batch);
+    void save();
+    nlohmann::json info() const;
+    nlohmann::json bench(int n_tokens);
+
+private:
+    trainer_config cfg;
+    llama_model * model = nullptr;
+    llama_context * student_ctx = nullptr; // training context (student adapter, gradients)
+    llama_context * teacher_ctx = nullptr; // inference context (teacher adapter)
+    llama_adapter_lora * student = nullptr;
+    llama_adapter_lora * teacher = nullptr;
+    std::vector<lora_param> params;
+    int32_t n_vocab = 0;
+    int64_t step_count = 0;  // optimizer steps taken (incl. skipped ones)
+    int64_t adam_t = 0;      // updates applied (AdamW bias correction)
+    std::mt19937_64 rng;
+    bool resumed = false;
+
+    void load_adapters();
+    void write_state_json(const std::string & path) const;
+
+    // log-softmax rows of `ctx` over tokens, one row per response position
+    void score_rows(llama_context * ctx, const std::vector<int32_t> & prompt, const std::vector<int32_t> & response,
+                    const std::function<void(int row, const float * logits)> & on_row);
+    scored_rows score_example(const train_example & ex);
+    std::vector<float> student_logp_at(const train_example & ex, const scored_rows & s);
+    double accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight);
+    // reads and clears the accumulated gradient; returns its global L2 norm (NaN/inf if non-finite)
+    double take_gradient(std::vector<std::vector<float>> & grads);
+    void apply_update(std::vector<std::vector<float>> & grads, double grad_norm);
+    void update_teacher();
+    std::string adapter_path(int64_t step) const;
+};
