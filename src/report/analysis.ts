@@ -7,7 +7,7 @@ import { DEFAULT_BOOTSTRAP, discoveryWithIntervals, type BootstrapOptions, type 
 import { meanPassAtK, type TaskSampleCount } from '../metrics/pass-at-k.js';
 import { dedupeAttempts, isDiscovery, runOutcomes, type RunOutcome } from '../metrics/runs.js';
 import type { AttemptEvent, RunStartEvent, TrainStepEvent } from '../run/events.js';
-import type { RunLog } from './read-events.js';
+import type { RunLog, Utilisation } from './read-events.js';
 
 export interface PassAtKSummary {
   perTask: TaskSampleCount[];
@@ -56,6 +56,9 @@ export interface Analysis {
   training: TrainingSeries[];
   time: TimeBreakdown[];
   duplicates: number;
+  utilisation: Utilisation[];
+  resumes: number;
+  finished: boolean;
   /** planned strategies with no attempt recorded */
   notStarted: string[];
   warnings: string[];
@@ -77,6 +80,11 @@ export function analyse(log: RunLog, bootstrap: BootstrapOptions = DEFAULT_BOOTS
   if (beyondBudget > 0) warnings.push(`${beyondBudget} attempt(s) have k > budget ${budget}; they never count as discoveries`);
 
   const outcomes = runOutcomes(attempts, budget);
+  // a cell the run closed is complete whatever its attempt count (e.g. stopped after a trainer failure)
+  const closed = new Set(log.cellsDone.map((c) => JSON.stringify([c.task, c.strategy, c.seed])));
+  for (const outcome of outcomes) {
+    if (closed.has(JSON.stringify([outcome.task, outcome.strategy, outcome.seed]))) outcome.incomplete = false;
+  }
   const strategyNames = orderedUnique([...log.run.strategies, ...attempts.map((a) => a.strategy)]);
   const strategies: StrategySummary[] = [];
   const notStarted: string[] = [];
@@ -124,6 +132,9 @@ export function analyse(log: RunLog, bootstrap: BootstrapOptions = DEFAULT_BOOTS
     training,
     time: timeBreakdown(strategies.map((s) => s.name), attempts, log.trainSteps, trainOwner),
     duplicates,
+    utilisation: log.utilisation,
+    resumes: log.resumes,
+    finished: log.finished,
     notStarted,
     warnings,
   };

@@ -275,14 +275,29 @@ function timeSection(analysis: Analysis): string {
         `<tr><td>${escapeHtml(r.strategy)}</td><td>${formatDuration(r.sampleMs)}</td><td>${formatDuration(r.gradeMs)}</td><td>${formatDuration(r.trainMs)}</td><td>${per(r.sampleMs, r.attempts)}</td><td>${per(r.gradeMs, r.attempts)}</td><td>${per(r.trainMs, r.trainSteps)}</td></tr>`,
     )
     .join('');
+  const utilisation =
+    analysis.utilisation.length === 0
+      ? ''
+      : `<h3>Utilisation</h3>
+<p class="note">Fraction of wall-clock time each component was busy, as measured by <code>ttsd run</code> (one row per process: the first run and each resume).</p>
+<table class="utilisation"><thead><tr><th>part</th><th>wall time</th><th>sampler</th><th>grader</th><th>trainer</th><th>grader slots</th></tr></thead><tbody>${analysis.utilisation
+          .map((u, i) => {
+            const share = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? percent(value) : '–');
+            return `<tr><td>${i === 0 ? 'run' : `resume ${i}`}</td><td>${formatDuration(u.wall_ms)}</td><td>${share(u.sampler)}</td><td>${share(u.grader)}</td><td>${share(u.trainer)}</td><td>${u.grader_concurrency ?? '–'}</td></tr>`;
+          })
+          .join('')}</tbody></table>`;
   return `<h2>Time breakdown</h2>
 <p class="lede">Sampling time from each attempt's <code>ms</code>, grading from <code>grade_ms</code>, teacher + training from each train_step's <code>ms</code>. Sums of work that ran concurrently, so they can exceed the wall-clock time of the run.</p>
 <figure>${chart}</figure>
-<table class="time"><thead><tr><th>strategy</th><th>sample</th><th>grade</th><th>teacher + train</th><th>sample / attempt</th><th>grade / attempt</th><th>train / step</th></tr></thead><tbody>${body}</tbody></table>`;
+<table class="time"><thead><tr><th>strategy</th><th>sample</th><th>grade</th><th>teacher + train</th><th>sample / attempt</th><th>grade / attempt</th><th>train / step</th></tr></thead><tbody>${body}</tbody></table>
+${utilisation}`;
 }
 
 function configSection(analysis: Analysis): string {
-  const entries = Object.entries(analysis.run).filter(([key]) => key !== 'type');
+  // `ttsd run` also nests its camelCase config object under "config": the same settings again
+  const entries = Object.entries(analysis.run).filter(
+    ([key, value]) => key !== 'type' && !(key === 'config' && typeof value === 'object' && value !== null && !Array.isArray(value)),
+  );
   const rows = entries
     .map(([key, value]) => {
       let text = JSON.stringify(value) ?? String(value);
@@ -299,12 +314,19 @@ function warningsSection(analysis: Analysis): string {
   return `<h2>Notes on the data</h2><ul class="warnings">${analysis.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>`;
 }
 
+function status(analysis: Analysis): string {
+  const resumed = analysis.resumes > 0 ? `, resumed ${analysis.resumes}×` : '';
+  const started = typeof analysis.run.started_at === 'string' ? `started ${escapeHtml(analysis.run.started_at)}` : '';
+  const state = analysis.finished ? 'finished' : '<strong>not finished</strong> (no run_done event: still running or killed)';
+  return [started, `${state}${resumed}`].filter(Boolean).join(' · ');
+}
+
 export function reportHtml(analysis: Analysis, title: string): string {
   const colors = strategyColors(analysis);
   const runCount = analysis.outcomes.length;
   const body = [
     `<h1>${escapeHtml(title)}</h1>`,
-    `<p class="lede">${analysis.strategies.length} strategies · ${analysis.tasks.length} task(s) · ${analysis.seeds.length} seed(s) · ${runCount} runs · budget ${analysis.budget} generations per run</p>`,
+    `<p class="lede">${analysis.strategies.length} strategies · ${analysis.tasks.length} task(s) · ${analysis.seeds.length} seed(s) · ${runCount} runs · budget ${analysis.budget} generations per run · ${status(analysis)}</p>`,
     analysis.strategies.length > 0 ? discoverySection(analysis, colors) : '<p class="note">No attempts recorded yet.</p>',
     passAtKSection(analysis, colors),
     analysis.strategies.length > 0 ? perTaskSection(analysis, colors) : '',

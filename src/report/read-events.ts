@@ -8,10 +8,26 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { EVENTS_VERSION, type AttemptEvent, type RunStartEvent, type TrainStepEvent } from '../run/events.js';
 
+/** Busy time of the sampler, graders and trainer during one process's part of the run. */
+export interface Utilisation {
+  wall_ms: number;
+  sampler?: number;
+  grader?: number;
+  trainer?: number;
+  grade_slot_ms?: number;
+  grader_concurrency?: number;
+}
+
 export interface RunLog {
   run: RunStartEvent;
   attempts: AttemptEvent[];
   trainSteps: TrainStepEvent[];
+  /** (task, strategy, seed) cells the run closed with a cell_done event */
+  cellsDone: Array<{ task: string; strategy: string; seed: number }>;
+  utilisation: Utilisation[];
+  resumes: number;
+  /** a run_done event was written */
+  finished: boolean;
   /** count of events per type that the report does not use */
   otherEvents: Record<string, number>;
   warnings: string[];
@@ -37,12 +53,17 @@ const isString = (value: unknown): value is string => typeof value === 'string';
 /** Parses events.jsonl text; `source` names the file in messages. */
 export function parseRunLog(text: string, source = EVENTS_FILE): RunLog {
   const lines = text.split('\n');
-  const endsWithNewline = text.endsWith('\n');
   const warnings: string[] = [];
   const attempts: AttemptEvent[] = [];
   const trainSteps: TrainStepEvent[] = [];
   const otherEvents: Record<string, number> = {};
+  const cellsDone: RunLog['cellsDone'] = [];
+  const utilisation: Utilisation[] = [];
+  let resumes = 0;
+  let finished = false;
   let run: RunStartEvent | undefined;
+  // the run store writes each event with its newline in one write, so only the last line can be torn
+  const lastContentIndex = lines.reduce((last, line, i) => (line.trim() === '' ? last : i), -1);
   let skippedAttempts = 0;
   let skippedTrainSteps = 0;
 
@@ -50,12 +71,11 @@ export function parseRunLog(text: string, source = EVENTS_FILE): RunLog {
     const line = lines[index].trim();
     if (line === '') continue;
     const lineNumber = index + 1;
-    const isLastLine = index === lines.length - 1; // only a line with no newline after it can be partial
     let event: unknown;
     try {
       event = JSON.parse(line);
     } catch (error) {
-      if (isLastLine && !endsWithNewline) {
+      if (index === lastContentIndex) {
         warnings.push(`ignored a truncated last line (line ${lineNumber}) of ${source}, probably cut by a kill mid-write`);
         continue;
       }
@@ -84,6 +104,20 @@ export function parseRunLog(text: string, source = EVENTS_FILE): RunLog {
         if (isTrainStep(record)) trainSteps.push(record);
         else skippedTrainSteps++;
         break;
+      case 'cell_done':
+        if (isString(record.task) && isString(record.strategy) && isFiniteNumber(record.seed)) {
+          cellsDone.push({ task: record.task, strategy: record.strategy, seed: record.seed });
+        }
+        break;
+      case 'utilisation':
+        if (isFiniteNumber(record.wall_ms)) utilisation.push(record as unknown as Utilisation);
+        break;
+      case 'resume':
+        resumes++;
+        break;
+      case 'run_done':
+        finished = true;
+        break;
       default:
         otherEvents[record.type] = (otherEvents[record.type] ?? 0) + 1;
     }
@@ -91,7 +125,7 @@ export function parseRunLog(text: string, source = EVENTS_FILE): RunLog {
   if (!run) throw new UserError(`${source} has no "run" event: not a ttsd run log`);
   if (skippedAttempts > 0) warnings.push(`ignored ${skippedAttempts} attempt event(s) missing task, strategy, seed, k or reward`);
   if (skippedTrainSteps > 0) warnings.push(`ignored ${skippedTrainSteps} train_step event(s) missing task, seed or step`);
-  return { run, attempts, trainSteps, otherEvents, warnings };
+  return { run, attempts, trainSteps, cellsDone, utilisation, resumes, finished, otherEvents, warnings };
 }
 
 function checkRunEvent(record: Record<string, unknown>, source: string, lineNumber: number): RunStartEvent {

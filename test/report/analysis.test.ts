@@ -50,6 +50,13 @@ describe('analysis of a hand-written run log (expected values worked out in hand
     expect(analysis.warnings.some((w) => w.includes('2 duplicate attempt'))).toBe(true);
   });
 
+  it('counts a cell closed by cell_done as complete', () => {
+    const closed = `${HAND_LOG}{"type":"cell_done","task":"B","strategy":"sdpo","seed":1,"attempts":2,"discovery_k":null}\n`;
+    const sdpo = analyse(parseRunLog(closed), bootstrap).strategies.find((s) => s.name === 'sdpo')!;
+    expect(sdpo.incompleteRuns).toBe(0);
+    expect(sdpo.discovery.discovery.map((p) => p.value)).toEqual([0.25, 0.5, 0.5, 0.5]);
+  });
+
   it('gives per-run discovery times', () => {
     const times = analysis.outcomes.map((o) => [o.task, o.strategy, o.seed, o.discoveryT]);
     expect(times).toEqual([

@@ -81,6 +81,8 @@ describe('report page in Chromium', () => {
     expect(await page.locator('svg[data-chart="time"] rect.bar').count()).toBeGreaterThanOrEqual(4);
     await expect(page.locator('svg[data-chart="pass-at-k"] path.pass-curve').count()).resolves.toBe(1);
     await expect(page.locator('table.config').textContent()).resolves.toContain('lora_rank');
+    await expect(page.locator('table.utilisation tbody tr').count()).resolves.toBe(1);
+    await expect(page.locator('table.time tbody tr').count()).resolves.toBe(3);
 
     expect(requests).toEqual([pathToFileURL(file).href]);
     const shots = path.join(workDir, 'screenshot.png');

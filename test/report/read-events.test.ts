@@ -26,6 +26,30 @@ describe('reading events.jsonl', () => {
     expect(log.warnings.join(' ')).toMatch(/truncated last line \(line 3\)/);
   });
 
+  it('also treats an unparsable last line followed by a newline as torn, like the run store', () => {
+    const log = parseRunLog(`${run}\n${attempt(1)}\n{"type":"attempt","ta\n\n`);
+    expect(log.attempts).toHaveLength(1);
+    expect(log.warnings.join(' ')).toMatch(/truncated last line \(line 3\)/);
+  });
+
+  it('collects cell_done, utilisation, resume and run_done events', () => {
+    const log = parseRunLog(
+      [
+        run,
+        attempt(1),
+        '{"type":"resume","at":"x","repaired":true}',
+        '{"type":"cell_done","task":"A","strategy":"sdpo","seed":1,"attempts":1,"discovery_k":null}',
+        '{"type":"utilisation","wall_ms":1000,"sampler":0.5,"grader":0.25,"trainer":0.1}',
+        '{"type":"run_done","at":"y","cells":1,"attempts":1}',
+      ].join('\n') + '\n',
+    );
+    expect(log.cellsDone).toEqual([{ task: 'A', strategy: 'sdpo', seed: 1 }]);
+    expect(log.utilisation).toHaveLength(1);
+    expect(log.resumes).toBe(1);
+    expect(log.finished).toBe(true);
+    expect(parseRunLog(`${run}\n`).finished).toBe(false);
+  });
+
   it('keeps a complete last line that lacks its newline', () => {
     expect(parseRunLog(`${run}\n${attempt(1)}\n${attempt(2)}`).attempts).toHaveLength(2);
   });

@@ -21,7 +21,7 @@ export function syntheticEvents(options: SyntheticOptions = {}): object[] {
   const rollouts = options.rolloutsPerStep ?? 4;
   const random = seededRandom(7);
   const events: object[] = [
-    { type: 'run', version: 1, budget, strategies, seeds, tasks, model: 'tiny.gguf', rollouts, temperature: 1, lr: 1e-5, lora_rank: 8, continue_after_success: false },
+    { type: 'run', version: 1, started_at: '2026-11-24T20:30:00Z', budget, strategies, seeds, tasks, model: 'tiny.gguf', rollouts, temperature: 1, lr: 1e-5, lora_rank: 8, continue_after_success: false },
   ];
   // per-strategy chance that one generation solves the task; SDPO improves as it trains
   const baseRate: Record<string, number> = { 'best-of-k': 0.015, 'multi-turn': 0.02, sdpo: 0.02 };
@@ -68,6 +68,8 @@ export function syntheticEvents(options: SyntheticOptions = {}): object[] {
       }
     }
   }
+  events.push({ type: 'utilisation', wall_ms: 1_830_000, sample_ms: 1_700_000, grade_ms: 400_000, grade_slot_ms: 600_000, train_ms: 650_000, sampler: 0.929, grader: 0.219, trainer: 0.355, grader_concurrency: 2 });
+  events.push({ type: 'run_done', at: '2026-11-24T21:00:00Z', cells: tasks.length * seeds.length * strategies.length, attempts: 0 });
   return events;
 }
 
