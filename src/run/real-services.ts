@@ -1,15 +1,12 @@
 import { UserError } from '../errors.js';
 import type { Sampler } from '../model/types.js';
-import type { Grader } from '../sandbox/types.js';
+import { DockerGrader } from '../sandbox/docker-grader.js';
 import type { Trainer, TrainerConfig } from '../trainer/types.js';
 import type { RunConfig } from './config.js';
 import type { RunServices } from './services.js';
 
 interface SamplerClass {
   load(options: { model: string; threads: number; contextSize: number }): Promise<Sampler>;
-}
-interface GraderClass {
-  create(options: { concurrency: number }): Promise<Grader>;
 }
 interface TrainerClass {
   start(config: TrainerConfig): Promise<Trainer>;
@@ -21,8 +18,7 @@ interface TrainerClass {
  * from this checkout is a clear error, not a silent fallback.
  */
 export async function startRealServices(config: RunConfig, needsTrainer: boolean): Promise<RunServices> {
-  const [DockerGrader, LlamaSampler, NativeTrainer] = await Promise.all([
-    findPart<GraderClass>('DockerGrader', ['../sandbox/index.js', '../sandbox/grader.js', '../sandbox/docker-grader.js']),
+  const [LlamaSampler, NativeTrainer] = await Promise.all([
     findPart<SamplerClass>('LlamaSampler', ['../model/index.js', '../model/sampler.js', '../model/llama-sampler.js']),
     needsTrainer
       ? findPart<TrainerClass>('NativeTrainer', ['../trainer/index.js', '../trainer/client.js', '../trainer/native-trainer.js', '../trainer/trainer.js'])

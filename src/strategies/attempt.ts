@@ -51,9 +51,10 @@ export function cellPlan(cell: Pick<CellContext, 'budget' | 'rollouts'>): Planne
 }
 
 /**
- * Samples the positions of a step the store does not hold yet. A fresh step is sampled with
- * the step's seed; a half-done step (after a resume) samples only what is missing, with a seed
- * derived from the step and the missing positions, so nothing recorded is ever replaced.
+ * Samples the positions of a step the store does not hold yet. The whole step is always
+ * sampled with the step's deterministic seed and the positions already recorded (before a
+ * resume) are dropped: with a deterministic sampler the resumed run logs exactly the attempts
+ * an uninterrupted run would, and nothing recorded is ever replaced or logged twice.
  */
 export async function sampleMissing(
   cell: CellContext,
@@ -63,13 +64,12 @@ export async function sampleMissing(
 ): Promise<{ position: number; rollout: Rollout }[]> {
   const missing = missingPositions(planned, cell.history.attempts);
   if (missing.length === 0) return [];
-  const part = missing.length === planned.size ? '' : `missing:${missing.join(',')}`;
-  const seed = stepSeed(cell.task.id, cell.strategy, cell.seed, planned.step, part);
-  const rollouts = await cell.sampler.sample(messages, missing.length, seed, adapter);
-  if (rollouts.length !== missing.length) {
-    throw new Error(`sampler returned ${rollouts.length} rollouts, asked for ${missing.length}`);
+  const seed = stepSeed(cell.task.id, cell.strategy, cell.seed, planned.step);
+  const rollouts = await cell.sampler.sample(messages, planned.size, seed, adapter);
+  if (rollouts.length !== planned.size) {
+    throw new Error(`sampler returned ${rollouts.length} rollouts, asked for ${planned.size}`);
   }
-  return missing.map((position, i) => ({ position, rollout: rollouts[i] }));
+  return missing.map((position) => ({ position, rollout: rollouts[position - 1] }));
 }
 
 /** Grades the sampled positions of a step and records each attempt as soon as it is graded. */

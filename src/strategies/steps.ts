@@ -32,12 +32,11 @@ export function missingPositions(planned: PlannedStep, recorded: ReadonlyMap<num
 
 /**
  * Deterministic 31-bit sampling seed for one step of one cell (FNV-1a over the cell and step):
- * an interrupted step is re-sampled with the same seed after a resume. `part` distinguishes a
- * partial re-sample (only the missing positions) from the original full step.
+ * an interrupted step is re-sampled with the same seed after a resume.
  */
-export function stepSeed(task: string, strategy: string, seed: number, step: number, part = ''): number {
+export function stepSeed(task: string, strategy: string, seed: number, step: number): number {
   let hash = 0x811c9dc5;
-  for (const ch of `${task}\u0000${strategy}\u0000${seed}\u0000${step}\u0000${part}`) {
+  for (const ch of `${task}\u0000${strategy}\u0000${seed}\u0000${step}`) {
     hash ^= ch.codePointAt(0)!;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }

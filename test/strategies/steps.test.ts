@@ -30,8 +30,8 @@ describe('budget and k accounting', () => {
 
   it('seeds each step deterministically and differently', () => {
     expect(stepSeed('t', 'sdpo', 0, 1)).toBe(stepSeed('t', 'sdpo', 0, 1));
-    const seeds = new Set([stepSeed('t', 'sdpo', 0, 1), stepSeed('t', 'sdpo', 0, 2), stepSeed('t', 'sdpo', 1, 1), stepSeed('t', 'best-of-k', 0, 1), stepSeed('u', 'sdpo', 0, 1), stepSeed('t', 'sdpo', 0, 1, 'missing:2')]);
-    expect(seeds.size).toBe(6);
+    const seeds = new Set([stepSeed('t', 'sdpo', 0, 1), stepSeed('t', 'sdpo', 0, 2), stepSeed('t', 'sdpo', 1, 1), stepSeed('t', 'best-of-k', 0, 1), stepSeed('u', 'sdpo', 0, 1)]);
+    expect(seeds.size).toBe(5);
     for (const s of seeds) expect(s).toBeGreaterThanOrEqual(0), expect(s).toBeLessThan(2 ** 31);
   });
 });

@@ -52,14 +52,15 @@ describe('best-of-k', () => {
     expect(grader.calls.filter((c) => c.tests === 'private').map((c) => c.code).sort()).toEqual(['PASS', 'PUBLIC']);
   });
 
-  it('after a resume samples only the missing positions and never records a k twice', async () => {
+  it('after a resume re-samples the half-done step with its own seed and records only the missing positions', async () => {
     const sampler = new ScriptedSampler(byCall([]));
     const { cell, recorded } = cellContext({ strategy: 'best-of-k', sampler, budget: 8, rollouts: 4 });
     for (const k of [1, 2, 3, 4, 6]) cell.history.attempts.set(k, fakeAttempt(k, 4));
     await bestOfK.run(cell);
-    expect(sampler.calls.map((c) => c.n)).toEqual([3]);
-    expect(sampler.calls[0].seed).toBe(stepSeed('toy', 'best-of-k', 0, 2, 'missing:1,3,4'));
+    expect(sampler.calls.map((c) => c.n)).toEqual([4]);
+    expect(sampler.calls[0].seed).toBe(stepSeed('toy', 'best-of-k', 0, 2));
     expect(ks(recorded.attempts)).toEqual([5, 7, 8]);
+    expect(recorded.attempts.map((a) => a.text)).toEqual(['FAIL c0p0', 'FAIL c0p2', 'FAIL c0p3']);
   });
 
   it('a resumed cell whose log holds a discovery finishes that step and stops', async () => {
@@ -171,7 +172,7 @@ describe('sdpo', () => {
     await sdpo.run(cell);
     expect(recorded.order[0]).toBe('train_step 1');
     expect(recorded.trainSteps[0].result).toEqual(saved);
-    expect(sampler.calls.map((c) => [c.n, c.adapter])).toEqual([[1, '/adapters/a1.gguf'], [2, '/adapters/a2.gguf']]);
+    expect(sampler.calls.map((c) => [c.n, c.adapter])).toEqual([[2, '/adapters/a1.gguf'], [2, '/adapters/a2.gguf']]);
     expect(ks(recorded.attempts)).toEqual([3, 5, 6]);
     expect(trainer.batches[0].map((e) => e.response)).toEqual([tokensOf('FAIL c0p0'), [7]]);
   });

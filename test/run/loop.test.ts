@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/run/config.js';
+import type { RunEvent } from '../../src/run/events.js';
+import { historyFromEvents } from '../../src/run/history.js';
+import { cellsOf, runSearch } from '../../src/run/loop.js';
+import type { Progress } from '../../src/run/progress.js';
+import { RunStore } from '../../src/run/store.js';
+import { STRATEGY_NAMES } from '../../src/strategies/index.js';
+import type { Task } from '../../src/tasks/types.js';
+import { task } from '../strategies/scripted.js';
+import { scriptedServices } from './scripted-services.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsd-loop-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const tasks: Task[] = [task, { ...task, id: 'toy2' }];
+const config = resolveConfig({ model: 'm.gguf', budget: 10, rollouts: 3, seeds: [0, 1], 'context-size': 512, 'max-tokens': 64, 'parallel-cells': 3 }, {}, STRATEGY_NAMES);
+const quiet: Progress = { start() {}, attempt() {}, trainStep() {}, cellDone() {}, finish() {} };
+
+async function search(dir: string, events: RunEvent[] = []) {
+  const store = events.length ? RunStore.open(dir).store : RunStore.create(dir);
+  if (!events.length) store.append({ type: 'run' });
+  const services = scriptedServices();
+  await runSearch({ config, tasks, runDir: dir, store, history: historyFromEvents(events), services, progress: quiet });
+  store.close();
+  return { events: RunStore.open(dir).events, services };
+}
+const attemptKeys = (events: RunEvent[]) => events.filter((e) => e.type === 'attempt').map((e) => `${e.task}/${e.strategy}/${e.seed}/${e.k}`);
+
+describe('run loop', () => {
+  it('orders cells seed-major so neighbours are different strategies', () => {
+    const cells = cellsOf(tasks, ['best-of-k', 'sdpo'], [0, 1]).map((c) => `${c.seed}:${c.task.id}:${c.strategy}`);
+    expect(cells).toEqual(['0:toy:best-of-k', '0:toy:sdpo', '0:toy2:best-of-k', '0:toy2:sdpo', '1:toy:best-of-k', '1:toy:sdpo', '1:toy2:best-of-k', '1:toy2:sdpo']);
+  });
+
+  it('runs every cell, closes each with cell_done and ends with utilisation and run_done', async () => {
+    const { events, services } = await search(path.join(tmp, 'full'));
+    const done = events.filter((e) => e.type === 'cell_done');
+    expect(done).toHaveLength(2 * 3 * 2);
+    const keys = attemptKeys(events);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const cell of done) {
+      const ks = events.filter((e) => e.type === 'attempt' && e.task === cell.task && e.strategy === cell.strategy && e.seed === cell.seed).map((e) => e.k as number).sort((a, b) => a - b);
+      expect(ks).toEqual(Array.from({ length: cell.attempts as number }, (_, i) => i + 1));
+      const discoveries = events.filter((e) => e.type === 'attempt' && e.task === cell.task && e.strategy === cell.strategy && e.seed === cell.seed && e.reward === 1 && e.private_reward === 1);
+      expect(cell.discovery_k).toBe(discoveries.length ? Math.min(...discoveries.map((e) => e.k as number)) : null);
+    }
+    // Interleaved SDPO cells share one sampler: every attempt was sampled with its own cell's adapter.
+    for (const e of events.filter((e) => e.type === 'attempt' && e.strategy === 'sdpo' && String(e.text).startsWith('FAIL'))) {
+      expect(String(e.text).endsWith(`adapter ${e.adapter}`)).toBe(true);
+      const step = e.step as number;
+      const trained = events.find((t) => t.type === 'train_step' && t.task === e.task && t.seed === e.seed && t.step === step - 1);
+      expect(e.adapter ?? null).toBe(step === 1 ? null : trained?.adapter);
+    }
+    expect(services.sampler.adapterAtSample.some((a) => a !== null)).toBe(true);
+    const [utilisation, runDone] = events.slice(-2);
+    expect(utilisation.type).toBe('utilisation');
+    expect(utilisation.sampler).toBeGreaterThan(0);
+    expect(utilisation.grade_slot_ms).toBeGreaterThanOrEqual(utilisation.grade_ms as number);
+    expect(runDone).toMatchObject({ type: 'run_done', cells: 12, attempts: keys.length });
+  });
+
+  it('resuming from any prefix of the log yields the same attempts, none twice', async () => {
+    const reference = attemptKeys((await search(path.join(tmp, 'reference'))).events).sort();
+    const full = (await search(path.join(tmp, 'again'))).events;
+    expect(attemptKeys(full).sort()).toEqual(reference); // deterministic
+    const cuts = [1, 2, 5, 17, Math.floor(full.length / 2), full.length - 3, full.length - 2];
+    for (const cut of cuts) {
+      const dir = path.join(tmp, `cut-${cut}`);
+      fs.mkdirSync(dir);
+      const prefix = full.slice(0, cut);
+      fs.writeFileSync(path.join(dir, 'events.jsonl'), prefix.map((e) => JSON.stringify(e) + '\n').join('') + '{"type":"atte');
+      // SDPO trainer state as it was at the cut: its step count = the train steps logged so far.
+      for (const e of prefix.filter((e) => e.type === 'train_step')) {
+        const stateDir = path.join(dir, 'trainer', `${e.task}__seed${e.seed}`);
+        fs.mkdirSync(stateDir, { recursive: true });
+        fs.writeFileSync(path.join(stateDir, 'count'), String(e.step));
+      }
+      const resumed = (await search(dir, prefix)).events;
+      const keys = attemptKeys(resumed);
+      expect(new Set(keys).size, `cut ${cut}`).toBe(keys.length);
+      expect(keys.sort(), `cut ${cut}`).toEqual(reference);
+      expect(resumed.filter((e) => e.type === 'cell_done')).toHaveLength(12);
+      expect(resumed.filter((e) => e.type === 'train_step').map((e) => `${e.task}/${e.seed}/${e.step}`).sort()).toEqual(
+        full.filter((e) => e.type === 'train_step').map((e) => `${e.task}/${e.seed}/${e.step}`).sort(),
+      );
+    }
+  });
+});
