@@ -18,17 +18,21 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const tasks: Task[] = [task, { ...task, id: 'toy2' }];
 const config = resolveConfig({ model: 'm.gguf', budget: 10, rollouts: 3, seeds: [0, 1], 'context-size': 512, 'max-tokens': 64, 'parallel-cells': 3 }, {}, STRATEGY_NAMES);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Ev = Record<string, any>;
 const quiet: Progress = { start() {}, attempt() {}, trainStep() {}, cellDone() {}, finish() {} };
 
-async function search(dir: string, events: RunEvent[] = []) {
+async function search(dir: string, events: Ev[] = []) {
   const store = events.length ? RunStore.open(dir).store : RunStore.create(dir);
   if (!events.length) store.append({ type: 'run' });
   const services = scriptedServices();
-  await runSearch({ config, tasks, runDir: dir, store, history: historyFromEvents(events), services, progress: quiet });
+  await runSearch({ config, tasks, runDir: dir, store, history: historyFromEvents(events as RunEvent[]), services, progress: quiet });
   store.close();
-  return { events: RunStore.open(dir).events, services };
+  const reopened = RunStore.open(dir);
+  reopened.store.close();
+  return { events: reopened.events as Ev[], services };
 }
-const attemptKeys = (events: RunEvent[]) => events.filter((e) => e.type === 'attempt').map((e) => `${e.task}/${e.strategy}/${e.seed}/${e.k}`);
+const attemptKeys = (events: Ev[]) => events.filter((e) => e.type === 'attempt').map((e) => `${e.task}/${e.strategy}/${e.seed}/${e.k}`);
 
 describe('run loop', () => {
   it('orders cells seed-major so neighbours are different strategies', () => {

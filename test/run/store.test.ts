@@ -91,7 +91,7 @@ describe('run store', () => {
       reopened.store.close();
       const events = reopened.events;
       expect(events).toHaveLength(written);
-      expect(events.map((e) => e.k)).toEqual(Array.from({ length: written }, (_, i) => i + 1));
+      expect(events.map((e) => (e as { k?: number }).k)).toEqual(Array.from({ length: written }, (_, i) => i + 1));
       expect(fs.readFileSync(path.join(mount, 'run', EVENTS_FILE), 'utf8').endsWith('\n')).toBe(true);
     } finally {
       execFileSync('umount', [mount]);
