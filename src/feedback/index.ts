@@ -1,6 +1,10 @@
 export { extractCode, submissionFromResponse } from './extract.js';
 export {
   renderFeedback,
+  MESSAGE_CHAR_LIMIT,
+  INPUT_CHAR_LIMIT,
+  INPUT_LINE_LIMIT,
+  OUTPUT_CHAR_LIMIT,
   truncateInput,
   truncateOutput,
   truncateMessage,
