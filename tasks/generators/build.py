@@ -12,6 +12,10 @@ the output file is byte-for-byte reproducible:
     python3 tasks/generators/build.py --only ttsd-17   # rebuild one task (others kept as is)
 """
 import argparse
+import sys
+
+sys.dont_write_bytecode = True  # keep tasks/ free of __pycache__
+
 import importlib.util
 import json
 import random
