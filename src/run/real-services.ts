@@ -1,15 +1,12 @@
 import { UserError } from '../errors.js';
 import type { Sampler } from '../model/types.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
-import type { Trainer, TrainerConfig } from '../trainer/types.js';
+import { NativeTrainer } from '../trainer/native-trainer.js';
 import type { RunConfig } from './config.js';
 import type { RunServices } from './services.js';
 
 interface SamplerClass {
   load(options: { model: string; threads: number; contextSize: number }): Promise<Sampler>;
-}
-interface TrainerClass {
-  start(config: TrainerConfig): Promise<Trainer>;
 }
 
 /**
@@ -17,13 +14,8 @@ interface TrainerClass {
  * native trainer. Each part is looked up in its component's module; a part that is missing
  * from this checkout is a clear error, not a silent fallback.
  */
-export async function startRealServices(config: RunConfig, needsTrainer: boolean): Promise<RunServices> {
-  const [LlamaSampler, NativeTrainer] = await Promise.all([
-    findPart<SamplerClass>('LlamaSampler', ['../model/index.js', '../model/sampler.js', '../model/llama-sampler.js']),
-    needsTrainer
-      ? findPart<TrainerClass>('NativeTrainer', ['../trainer/index.js', '../trainer/client.js', '../trainer/native-trainer.js', '../trainer/trainer.js'])
-      : Promise.resolve(null),
-  ]);
+export async function startRealServices(config: RunConfig): Promise<RunServices> {
+  const LlamaSampler = await findPart<SamplerClass>('LlamaSampler', ['../model/index.js', '../model/sampler.js', '../model/llama-sampler.js']);
   const grader = await DockerGrader.create({ concurrency: config.concurrency });
   let sampler: Sampler;
   try {
@@ -36,7 +28,6 @@ export async function startRealServices(config: RunConfig, needsTrainer: boolean
     sampler,
     grader,
     startTrainer: async (trainerConfig) => {
-      if (!NativeTrainer) throw new Error('no trainer was loaded for this run');
       return NativeTrainer.start(trainerConfig);
     },
     close: async () => {

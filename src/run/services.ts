@@ -72,8 +72,8 @@ const LAST_STEP_FILE = 'ttsd-last-step.json';
  * The trainer as an SDPO cell uses it. After each optimizer step the result is written next to
  * the trainer's state BEFORE the state is saved, so a step that was saved but whose train_step
  * event never made it to the log (kill -9 in between) can still be logged on resume.
- * The persisted step count comes from the trainer when it reports one (`completedSteps`,
- * `stepCount` or `steps`); otherwise from the steps the log holds.
+ * The persisted step count comes from the trainer when it reports one (NativeTrainer's
+ * `info.step`, or `completedSteps`); otherwise from the steps the log holds.
  */
 export class MeteredCellTrainer implements CellTrainer {
   readonly completedSteps: number;
@@ -119,7 +119,9 @@ function readLastStep(stateDir: string): { result: TrainStepResult; masked: numb
 
 function reportedStepCount(trainer: Trainer): number | undefined {
   const t = trainer as unknown as Record<string, unknown>;
-  for (const name of ['completedSteps', 'stepCount', 'steps']) {
+  const info = t.info as { step?: unknown } | undefined; // NativeTrainer: the step count its saved state holds
+  if (info && typeof info.step === 'number') return info.step;
+  for (const name of ['completedSteps', 'stepCount']) {
     if (typeof t[name] === 'number') return t[name] as number;
   }
   return undefined;

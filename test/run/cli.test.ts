@@ -1,0 +1,74 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsd-cli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const model = path.join(tmp, 'model.gguf');
+fs.writeFileSync(model, 'not loaded: every case fails before anything starts');
+
+async function ttsd(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', ['bin/ttsd.js', ...args], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** One `ttsd: ...` line, a non-zero exit and no run directory left behind. */
+async function refuses(args: string[], message: RegExp): Promise<void> {
+  const out = path.join(tmp, `run-${Math.random().toString(36).slice(2)}`);
+  const result = await ttsd('run', '--tasks', 'tasks', '--model', model, '--out', out, ...args);
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toMatch(/^ttsd: [^\n]+\n$/);
+  expect(result.stderr).toMatch(message);
+  expect(fs.existsSync(out)).toBe(false);
+}
+
+describe('ttsd run refuses bad input up front', () => {
+  it('bad flag values', async () => {
+    await refuses(['--budget', 'many'], /--budget must be an integer/);
+    await refuses(['--strategies', 'best-of-k,beam'], /--strategies must list some of best-of-k, multi-turn, sdpo/);
+    await refuses(['--divergence', 'l2'], /--divergence must be one of/);
+  });
+
+  it('a missing model, unknown task ids, a missing task file', async () => {
+    await refuses(['--model', path.join(tmp, 'nope.gguf')], /model file not found/);
+    await refuses(['--ids', 'ttsd-01,no-such-task'], /unknown task id: no-such-task/);
+    await refuses(['--tasks', path.join(tmp, 'none.jsonl')], /task file or directory not found/);
+  });
+
+  it('a broken or wrong config file', async () => {
+    const broken = path.join(tmp, 'broken.json');
+    fs.writeFileSync(broken, '{"budget": 4,');
+    await refuses(['--config', broken], /config file .*broken\.json is not valid JSON/);
+    const wrong = path.join(tmp, 'wrong.json');
+    fs.writeFileSync(wrong, JSON.stringify({ budget: 4, 'lora-rnak': 8 }));
+    await refuses(['--config', wrong], /config file: unknown setting "lora-rnak"/);
+  });
+
+  it('an unwritable results directory', async () => {
+    const file = path.join(tmp, 'a-file');
+    fs.writeFileSync(file, '');
+    const result = await ttsd('run', '--tasks', 'tasks', '--ids', 'ttsd-01', '--model', model, '--out', path.join(file, 'run'));
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/^ttsd: cannot create the run store in .*a-file\/run: ENOTDIR[^\n]*\n$/);
+  });
+
+  it('resuming something that is not a run, or changing its settings', async () => {
+    const empty = path.join(tmp, 'empty');
+    fs.mkdirSync(empty);
+    let result = await ttsd('run', '--resume', empty);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/^ttsd: .*holds no run \(no events\.jsonl\)\n$/);
+    result = await ttsd('run', '--resume', empty, '--budget', '9');
+    expect(result.stderr).toMatch(/^ttsd: --resume continues a run with its recorded settings/);
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.js';
+import { ALL_LORA_TARGETS, parseSeeds, resolveConfig } from '../../src/run/config.js';
+import { STRATEGY_NAMES } from '../../src/strategies/index.js';
+
+const resolve = (file: Record<string, unknown>, flags: Record<string, unknown> = {}) => resolveConfig({ model: 'm.gguf', ...file }, flags, STRATEGY_NAMES);
+
+describe('run config', () => {
+  it("has the paper's defaults and a documented LoRA learning rate", () => {
+    const c = resolve({});
+    expect(c).toMatchObject({
+      strategies: ['best-of-k', 'multi-turn', 'sdpo'],
+      budget: 64,
+      seeds: [0, 1, 2],
+      rollouts: 16,
+      maxTokens: 8192,
+      temperature: 1,
+      topK: 20,
+      divergence: 'reverse_kl',
+      teacher: 'ema',
+      ema: 0.01,
+      weightDecay: 0.01,
+      gradClip: 1,
+      lr: 1e-4,
+      maxTeacherPromptTokens: 10240,
+      continueAfterSuccess: false,
+      isClip: null,
+      loraTargets: ALL_LORA_TARGETS,
+    });
+    expect(c.maxPromptTokens).toBe(c.contextSize - c.maxTokens);
+  });
+
+  it('lets flags win over the config file, which wins over defaults', () => {
+    const c = resolve({ budget: 32, rollouts: 8, 'max-tokens': 100, temperature: 0.7 }, { budget: '12', temperature: '0.5' });
+    expect([c.budget, c.rollouts, c.maxTokens, c.temperature]).toEqual([12, 8, 100, 0.5]);
+  });
+
+  it('accepts kebab-case and camelCase keys, aliases and seed lists', () => {
+    const c = resolve({ maxTokens: 50, 'lora-rank': 4, teacher: 'trust-region', divergence: 'forward-kl', seeds: [3, 9] });
+    expect([c.maxTokens, c.loraRank, c.teacher, c.divergence, c.seeds]).toEqual([50, 4, 'trust_region', 'forward_kl', [3, 9]]);
+    expect(parseSeeds('2')).toEqual([0, 1]);
+    expect(parseSeeds('5,1')).toEqual([5, 1]);
+  });
+
+  it.each([
+    [{ budget: 0 }, /--budget must be an integer/],
+    [{ rollouts: 2.5 }, /--rollouts must be an integer/],
+    [{ temperature: 'hot' }, /--temperature must be a number/],
+    [{ 'top-p': 0 }, /--top-p must be a number in \(0, 1\]/],
+    [{ lr: 0 }, /--lr must be a number/],
+    [{ divergence: 'kl' }, /--divergence must be one of/],
+    [{ strategies: 'sdpo,grpo' }, /--strategies must list some of/],
+    [{ strategies: 'sdpo,sdpo' }, /twice/],
+    [{ 'lora-targets': 'attn_q,wq' }, /--lora-targets must list/],
+    [{ seeds: '1,1' }, /distinct seeds/],
+    [{ 'max-tokens': 5000, 'context-size': 4096 }, /must be below --context-size/],
+    [{ 'max-prompt-tokens': 4000, 'max-tokens': 200, 'context-size': 4096 }, /exceed --context-size/],
+  ])('refuses bad flag %j with one line', (flags, message) => {
+    let error: unknown;
+    try {
+      const camel = Object.fromEntries(Object.entries(flags).map(([k, v]) => [k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), v]));
+      resolve({}, camel);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('names the config file setting that is wrong or unknown', () => {
+    expect(() => resolve({ rollout: 4 })).toThrow(/config file: unknown setting "rollout"/);
+    expect(() => resolve({ budget: -1 })).toThrow(/config "budget" must be an integer/);
+    expect(() => resolveConfig({}, {}, STRATEGY_NAMES)).toThrow(/--model is required/);
+  });
+});
