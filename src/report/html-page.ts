@@ -28,12 +28,14 @@ svg .legend { fill: #1d1d1f; font-size: 12.5px; }
 svg .axis-label { fill: #333; font-size: 12.5px; }
 svg .grid { stroke: #ececec; stroke-width: 1; }
 svg .axis, svg .tick-mark { stroke: #888; stroke-width: 1; }
-table { border-collapse: collapse; margin: 8px 0 14px; font-size: 13.5px; font-variant-numeric: tabular-nums; }
-th, td { padding: 5px 10px; white-space: nowrap; border-bottom: 1px solid #e6e6e6; text-align: right; vertical-align: top; }
+div.table-scroll { overflow-x: auto; margin: 8px 0 14px; }
+table { border-collapse: collapse; font-size: 13.5px; font-variant-numeric: tabular-nums; }
+th, td { padding: 5px 9px; white-space: nowrap; border-bottom: 1px solid #e6e6e6; text-align: right; vertical-align: top; }
 th { font-weight: 600; border-bottom: 1.5px solid #999; background: #f6f6f6; }
 th:first-child, td:first-child { text-align: left; }
 td.times { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 13px; white-space: nowrap; }
 .unsolved { color: #aaa; }
+.sep { color: #c4c4c4; }
 .public-only { color: #b35900; }
 .solved-all { color: #006b4f; font-weight: 600; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; }
@@ -169,7 +171,7 @@ function perTaskSection(analysis: Analysis, colors: Map<string, string>): string
       });
       const solved = runs.filter((r) => Number.isFinite(r.discoveryT)).length;
       const solvedClass = runs.length > 0 && solved === runs.length ? ' class="solved-all"' : '';
-      return `<td class="times">${times.join(' · ') || '–'}</td><td${solvedClass}>${solved}/${runs.length}</td>`;
+      return `<td class="times">${times.join('<span class="sep"> · </span>') || '–'}</td><td${solvedClass}>${solved}/${runs.length}</td>`;
     });
     return `<tr data-task="${escapeHtml(task)}"><td>${escapeHtml(task)}</td>${cells.join('')}</tr>`;
   });
@@ -300,7 +302,7 @@ function configSection(analysis: Analysis): string {
   );
   const rows = entries
     .map(([key, value]) => {
-      let text = JSON.stringify(value) ?? String(value);
+      let text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
       if (text.length > 400) text = `${text.slice(0, 400)}…`;
       return `<tr><td>${escapeHtml(key)}</td><td>${escapeHtml(text)}</td></tr>`;
     })
@@ -334,7 +336,11 @@ export function reportHtml(analysis: Analysis, title: string): string {
     timeSection(analysis),
     configSection(analysis),
     warningsSection(analysis),
-  ].join('\n');
+  ]
+    .join('\n')
+    // wide tables (many seeds or strategies) scroll sideways instead of spilling out of the page
+    .replace(/<table /g, '<div class="table-scroll"><table ')
+    .replace(/<\/table>/g, '</table></div>');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
