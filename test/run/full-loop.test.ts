@@ -1,0 +1,164 @@
+/**
+ * The full search loop with the real parts: a tiny random-weight model through node-llama-cpp,
+ * the Docker sandbox and the native SDPO trainer, on a shipped task. ~1–3 min on 2 busy cores.
+ *
+ * 1. `ttsd run` end to end as a user runs it (the random model never writes a program).
+ * 2. In process, with the real sampler's responses rewritten at chosen generations into a wrong
+ *    and a correct program (tokens stay the model's own), so the real sandbox grades real
+ *    programs: wrong answers give feedback the strategies use, the correct one is a discovery
+ *    that is re-graded on the private tests and stops its cell.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatMessage, Rollout, Sampler, SampleOptions } from '../../src/model/types.js';
+import { resolveConfig } from '../../src/run/config.js';
+import { historyFromEvents } from '../../src/run/history.js';
+import { runSearch } from '../../src/run/loop.js';
+import type { Progress } from '../../src/run/progress.js';
+import type { RunServices } from '../../src/run/services.js';
+import { RunStore } from '../../src/run/store.js';
+import { STRATEGY_NAMES } from '../../src/strategies/index.js';
+import { stepSeed } from '../../src/strategies/steps.js';
+import { loadTasks } from '../../src/tasks/load.js';
+import { selectTasks } from '../../src/tasks/select.js';
+import { tinyModel } from '../helpers/models.js';
+import { realServices } from './real-parts.js';
+
+const execFileAsync = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsd-full-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Ev = Record<string, any>;
+const readLog = (dir: string): Ev[] => fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const SMALL = { rollouts: 2, 'max-tokens': 24, 'context-size': 1024, 'max-prompt-tokens': 900, threads: 2, concurrency: 2, 'lora-rank': 4, 'lora-alpha': 8 };
+
+let model: string;
+beforeAll(async () => {
+  model = await tinyModel();
+}, 300_000);
+
+describe('full loop, real parts', () => {
+  it('`ttsd run` searches a shipped task with all three strategies and logs the contract events', async () => {
+    const out = path.join(tmp, 'cli-run');
+    const args = ['bin/ttsd.js', 'run', '--model', model, '--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,multi-turn,sdpo', '--budget', '6', '--seeds', '1', '--out', out];
+    for (const [key, value] of Object.entries(SMALL)) args.push(`--${key}`, String(value));
+    const { stdout } = await execFileAsync('node', args, { cwd: root, timeout: 600_000 });
+    expect(stdout).toContain(`${out}: 18 generations over 3 cells`);
+    const events = readLog(out);
+    expect(events[0]).toMatchObject({ type: 'run', budget: 6, strategies: ['best-of-k', 'multi-turn', 'sdpo'], seeds: [0], tasks: ['ttsd-01'], rollouts: 2, lr: 1e-4 });
+    for (const strategy of ['best-of-k', 'multi-turn', 'sdpo']) {
+      const attempts = events.filter((e) => e.type === 'attempt' && e.strategy === strategy);
+      expect(attempts.map((a) => a.k).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+      for (const a of attempts) {
+        expect(a).toMatchObject({ task: 'ttsd-01', seed: 0, step: Math.ceil(a.k / 2), private_reward: 0 });
+        expect(a.tokens).toBeGreaterThan(0);
+        expect(a.tokens).toBeLessThanOrEqual(24);
+        expect(typeof a.verdict).toBe('string');
+      }
+    }
+    // SDPO trains after steps 1 and 2 (not after the last) and samples with each new adapter.
+    const steps = events.filter((e) => e.type === 'train_step');
+    expect(steps.map((s) => s.step)).toEqual([1, 2]);
+    for (const s of steps) {
+      expect(Number.isFinite(s.loss) && Number.isFinite(s.kl_before) && Number.isFinite(s.kl_after) && Number.isFinite(s.grad_norm)).toBe(true);
+      expect(fs.existsSync(s.adapter)).toBe(true);
+    }
+    const sdpoAdapters = events.filter((e) => e.type === 'attempt' && e.strategy === 'sdpo').map((a) => [a.step, a.adapter]);
+    for (const [step, adapter] of sdpoAdapters) expect(adapter).toBe(step === 1 ? null : steps[step - 2].adapter);
+    expect(events.filter((e) => e.type === 'cell_done')).toHaveLength(3);
+    expect(events.at(-2)).toMatchObject({ type: 'utilisation' });
+    expect(events.at(-2)!.sampler).toBeGreaterThan(0);
+    expect(events.at(-2)!.trainer).toBeGreaterThan(0);
+    expect(events.at(-1)).toMatchObject({ type: 'run_done', attempts: 18 });
+  });
+
+  it('real programs through the real sandbox: feedback drives multi-turn and SDPO, a correct program is a discovery that stops its cell', async () => {
+    const tasks = selectTasks(await loadTasks(path.join(root, 'tasks')), { ids: ['ttsd-01'] });
+    const correct = fs.readFileSync(path.join(root, 'tasks/solutions/ttsd-01.py'), 'utf8');
+    const wrong = 'print(-1)\n';
+    // Which generation gets the correct program, per strategy: (step, position).
+    const solvedAt: Record<string, [number, number]> = { 'best-of-k': [2, 1], 'multi-turn': [3, 2], sdpo: [2, 2] };
+    const config = resolveConfig({ model, ...SMALL, budget: 8, seeds: [0], 'parallel-cells': 3 }, {}, STRATEGY_NAMES);
+    const real = await realServices(model, SMALL);
+    const rewriting = new RewritingSampler(real.sampler, (seed) => {
+      for (const [strategy, [step, position]] of Object.entries(solvedAt)) {
+        for (let s = 1; s <= 4; s++) if (stepSeed('ttsd-01', strategy, 0, s) === seed) return (j: number) => (s === step && j === position ? correct : wrong);
+      }
+      throw new Error(`unexpected seed ${seed}`);
+    });
+    const services: RunServices = { ...real, sampler: rewriting };
+    const dir = path.join(tmp, 'in-process');
+    const store = RunStore.create(dir);
+    store.append({ type: 'run' });
+    const quiet: Progress = { start() {}, attempt() {}, trainStep() {}, cellDone() {}, finish() {} };
+    try {
+      await runSearch({ config, tasks, runDir: dir, store, history: historyFromEvents([]), services, progress: quiet });
+    } finally {
+      store.close();
+      await real.close();
+    }
+    const events = readLog(dir);
+    const done = Object.fromEntries(events.filter((e) => e.type === 'cell_done').map((e) => [e.strategy, e]));
+    expect(done['best-of-k']).toMatchObject({ discovery_k: 3, attempts: 4 });
+    expect(done['multi-turn']).toMatchObject({ discovery_k: 6, attempts: 6 });
+    expect(done.sdpo).toMatchObject({ discovery_k: 4, attempts: 4 });
+    const attempts = events.filter((e) => e.type === 'attempt');
+    for (const a of attempts) {
+      const [step, position] = solvedAt[a.strategy];
+      if (a.step === step && a.position === position) {
+        expect(a).toMatchObject({ reward: 1, private_reward: 1, verdict: 'accepted', feedback: '' });
+      } else {
+        expect(a).toMatchObject({ reward: 0, private_reward: 0, verdict: 'wrong_answer' });
+        expect(a.feedback).toMatch(/Wrong Answer/);
+      }
+    }
+    // Multi-turn's third prompt carries the sandbox's feedback of the four failed attempts.
+    const multiTurnPrompts = rewriting.calls.filter((c) => c.seed === stepSeed('ttsd-01', 'multi-turn', 0, 3));
+    expect(multiTurnPrompts).toHaveLength(1);
+    const lastUser = multiTurnPrompts[0].messages.at(-1)!.content;
+    expect(lastUser.match(/Wrong Answer/g)?.length).toBe(4);
+    // SDPO trained once, on feedback teacher contexts, and sampled step 2 with the new adapter.
+    const trained = events.filter((e) => e.type === 'train_step');
+    expect(trained).toHaveLength(1);
+    expect(trained[0]).toMatchObject({ strategy: 'sdpo', step: 1, masked: 0 });
+    expect(attempts.filter((a) => a.strategy === 'sdpo' && a.step === 2).every((a) => a.adapter === trained[0].adapter)).toBe(true);
+  });
+});
+
+/** The real sampler, with each response's text replaced by a fenced program chosen per generation. */
+class RewritingSampler implements Sampler {
+  readonly calls: { messages: ChatMessage[]; seed: number }[] = [];
+  constructor(
+    private readonly inner: Sampler,
+    private readonly programFor: (seed: number) => (position: number) => string,
+  ) {}
+  async sample(messages: ChatMessage[], options: SampleOptions): Promise<Rollout[]> {
+    this.calls.push({ messages, seed: options.seed });
+    const program = this.programFor(options.seed);
+    const rollouts = await this.inner.sample(messages, options);
+    return rollouts.map((r, i) => {
+      const code = program(i + 1);
+      return { ...r, text: `\`\`\`python\n${code}\`\`\``, code, finishReason: 'stop' as const };
+    });
+  }
+  renderPrompt(messages: ChatMessage[]) {
+    return this.inner.renderPrompt(messages);
+  }
+  countTokens(text: string) {
+    return this.inner.countTokens(text);
+  }
+  setAdapter(adapter: string | null) {
+    return this.inner.setAdapter(adapter);
+  }
+  score(prompt: number[], response: number[], options?: { topK?: number }) {
+    return this.inner.score(prompt, response, options);
+  }
+  dispose() {
+    return this.inner.dispose();
+  }
+}

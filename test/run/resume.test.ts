@@ -1,0 +1,105 @@
+/**
+ * kill -9 at several moments, then `ttsd run --resume`: the finished log must hold exactly the
+ * attempts of an uninterrupted run — none lost, none twice — and SDPO's train steps once each,
+ * the trainer continuing from its saved state. Real parts (tiny model, Docker, native trainer).
+ * ~3–5 min on 2 busy cores.
+ */
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinyModel } from '../helpers/models.js';
+
+const execFileAsync = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsd-resume-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Ev = Record<string, any>;
+
+const SETTINGS = ['--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,multi-turn,sdpo', '--budget', '6', '--seeds', '1', '--rollouts', '2', '--max-tokens', '16', '--context-size', '1024', '--threads', '2', '--concurrency', '2', '--lora-rank', '4', '--lora-alpha', '8', '--parallel-cells', '2'];
+
+let model: string;
+beforeAll(async () => {
+  model = await tinyModel();
+}, 300_000);
+
+function readLog(dir: string): Ev[] {
+  const text = fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8');
+  return text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line));
+}
+function readLines(dir: string): string[] {
+  try {
+    return fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').split('\n').slice(0, -1);
+  } catch {
+    return [];
+  }
+}
+const attemptKeys = (events: Ev[]) => events.filter((e) => e.type === 'attempt').map((e) => `${e.strategy}/${e.seed}/${e.k}`);
+
+/** Starts a run and SIGKILLs it as soon as `when(complete lines)` holds; fails if the run ends first. */
+async function runAndKill(out: string, when: (lines: string[]) => boolean): Promise<number> {
+  const child = spawn('node', ['bin/ttsd.js', 'run', '--model', model, '--out', out, ...SETTINGS], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let killedAt = -1;
+  const poll = setInterval(() => {
+    const lines = readLines(out);
+    if (killedAt < 0 && when(lines)) {
+      killedAt = lines.length;
+      child.kill('SIGKILL');
+    }
+  }, 5);
+  const code = await exited;
+  clearInterval(poll);
+  if (killedAt < 0) throw new Error(`the run ended (exit ${code}) before the kill point: ${stderr.slice(-500)}`);
+  return killedAt;
+}
+
+async function resume(out: string): Promise<string> {
+  const { stdout } = await execFileAsync('node', ['bin/ttsd.js', 'run', '--resume', out], { cwd: root, timeout: 600_000 });
+  return stdout;
+}
+
+describe('resume after kill -9', () => {
+  let reference: string[];
+
+  it('an uninterrupted run is the reference', async () => {
+    const out = path.join(tmp, 'reference');
+    await execFileAsync('node', ['bin/ttsd.js', 'run', '--model', model, '--out', out, ...SETTINGS], { cwd: root, timeout: 600_000 });
+    const events = readLog(out);
+    reference = attemptKeys(events).sort();
+    expect(reference).toHaveLength(18);
+    expect(events.filter((e) => e.type === 'train_step').map((e) => e.step)).toEqual([1, 2]);
+  });
+
+  const killPoints: [string, (lines: string[]) => boolean][] = [
+    ['right after the run event', (lines) => lines.length >= 1],
+    ['after 4 events', (lines) => lines.length >= 4],
+    ['right after the first train step', (lines) => lines.some((l) => l.includes('"type":"train_step"'))],
+    ['mid-way through SDPO step 2', (lines) => lines.some((l) => l.includes('"strategy":"sdpo"') && l.includes('"step":2'))],
+    ['after 15 events', (lines) => lines.length >= 15],
+  ];
+
+  it.each(killPoints)('killed %s, resumed: same attempts, none twice, train steps once', async (_name, when) => {
+    const out = path.join(tmp, `kill-${Math.random().toString(36).slice(2)}`);
+    const killedAt = await runAndKill(out, when);
+    expect(readLog(out).length).toBeGreaterThanOrEqual(killedAt);
+    const stdout = await resume(out);
+    expect(stdout).toContain('18 generations over 3 cells');
+    const events = readLog(out);
+    const keys = attemptKeys(events);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys.sort()).toEqual(reference);
+    const steps = events.filter((e) => e.type === 'train_step');
+    expect(steps.map((e) => e.step)).toEqual([1, 2]);
+    // the trainer resumed from its saved state: its own step counter continued, not restarted
+    expect(steps.map((e) => e.trainer_step)).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === 'cell_done')).toHaveLength(3);
+    expect(events.filter((e) => e.type === 'resume')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: 'run_done', attempts: 18 });
+  });
+});
