@@ -157,10 +157,11 @@ function perTaskSection(analysis: Analysis, colors: Map<string, string>): string
     .join('')}</tr>`;
   const rows = analysis.tasks.map((task) => {
     const cells = analysis.strategies.map((s) => {
-      const runs = analysis.seeds
-        .map((seed) => analysis.outcomes.find((o) => o.task === task && o.strategy === s.name && o.seed === seed))
-        .filter((o) => o !== undefined);
-      const times = runs.map((run) => {
+      const bySeed = analysis.seeds.map((seed) => analysis.outcomes.find((o) => o.task === task && o.strategy === s.name && o.seed === seed));
+      const runs = bySeed.filter((o) => o !== undefined);
+      // a seed with no attempt keeps its column position so the "in that order" reading holds
+      const times = bySeed.map((run) => {
+        if (!run) return '<span class="unsolved" title="no attempts recorded">–</span>';
         const seedNote = `seed ${run.seed}: ${run.attempts} attempt(s)`;
         if (Number.isFinite(run.discoveryT)) return `<span title="${escapeHtml(seedNote)}">${run.discoveryT}</span>`;
         if (Number.isFinite(run.publicT)) {
@@ -171,12 +172,12 @@ function perTaskSection(analysis: Analysis, colors: Map<string, string>): string
       });
       const solved = runs.filter((r) => Number.isFinite(r.discoveryT)).length;
       const solvedClass = runs.length > 0 && solved === runs.length ? ' class="solved-all"' : '';
-      return `<td class="times">${times.join('<span class="sep"> · </span>') || '–'}</td><td${solvedClass}>${solved}/${runs.length}</td>`;
+      return `<td class="times">${times.join('<span class="sep"> · </span>')}</td><td${solvedClass}>${solved}/${runs.length}</td>`;
     });
     return `<tr data-task="${escapeHtml(task)}"><td>${escapeHtml(task)}</td>${cells.join('')}</tr>`;
   });
   return `<h2>Per-task discovery times</h2>
-<p class="lede">T for each seed (${analysis.seeds.map((s) => escapeHtml(String(s))).join(', ')}, in that order). ∞ = no discovery within the budget; ∞† = passed the public tests but never the private ones; &gt;n = unsolved and stopped after n generations.</p>
+<p class="lede">T for each seed (${analysis.seeds.map((s) => escapeHtml(String(s))).join(', ')}, in that order). ∞ = no discovery within the budget; ∞† = passed the public tests but never the private ones; &gt;n = unsolved and stopped after n generations; – = not run.</p>
 <table class="per-task"><thead>${head}</thead><tbody>${rows.join('\n')}</tbody></table>`;
 }
 

@@ -49,7 +49,10 @@ export function niceTicks(min: number, max: number, count = 6, minStep = 0): num
   if (!(max > min)) return [min];
   const rawStep = Math.max(minStep, (max - min) / Math.max(1, count - 1));
   const magnitude = 10 ** Math.floor(Math.log10(rawStep));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= rawStep) ?? 10 * magnitude;
+  // the round step whose tick count comes closest to `count` (ties: more ticks)
+  const tickCount = (s: number) => Math.floor(max / s + 1e-9) - Math.ceil(min / s - 1e-9) + 1;
+  const candidates = [0.5, 1, 2, 2.5, 5, 10].map((m) => m * magnitude).filter((s) => s >= minStep);
+  const step = candidates.reduce((best, s) => (Math.abs(tickCount(s) - count) < Math.abs(tickCount(best) - count) ? s : best));
   const ticks: number[] = [];
   for (let value = Math.ceil(min / step - 1e-9) * step; value <= max + step * 1e-9; value += step) {
     ticks.push(Number(value.toPrecision(12)));
@@ -89,7 +92,7 @@ function domainOf(values: number[], fallback: [number, number]): [number, number
 }
 
 /** Expands step-after points into the corners of the staircase, skipping flat repeats. */
-function staircase(points: Array<[number, number]>): Array<[number, number]> {
+export function staircase(points: Array<[number, number]>): Array<[number, number]> {
   const corners: Array<[number, number]> = [];
   for (let i = 0; i < points.length; i++) {
     const [x, y] = points[i];
