@@ -93,6 +93,20 @@ export function containerOptions(image: string, limits: SandboxLimits): Docker.C
   };
 }
 
+async function pingWithin(docker: Docker, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      docker.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer to a ping within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function daemonLost(error: unknown): UserError {
   const detail = error instanceof Error ? error.message : String(error);
   return new UserError(`lost the Docker daemon while grading (${detail}); is it still running? (bash scripts/setup-docker.sh)`);
@@ -172,11 +186,23 @@ export async function runJob(
     // If the daemon stops answering, neither the kill nor the wait ever completes: give up
     // a while after the wall clock instead of hanging.
     let giveUp: NodeJS.Timeout | undefined;
+    let exitSeen = false;
     const unresponsive = new Promise<never>((_, reject) => {
       giveUp = setTimeout(() => reject(new Error('no exit reported within the wall clock')), wallMs + 15_000);
+      // The attach stream also ends when the connection to the daemon drops, and then the
+      // long-polling wait may never return: if no exit follows soon, ask the daemon directly.
+      void streamEnded.then(() => {
+        const check = setTimeout(() => {
+          if (exitSeen) return;
+          pingWithin(docker, 3_000).catch((error) => reject(error));
+        }, 2_000);
+        timers.push(check);
+      });
     });
+    unresponsive.catch(() => {});
     timers.push(giveUp!);
     const status = (await Promise.race([exited, unresponsive])) as { StatusCode?: number };
+    exitSeen = true;
     clearTimeout(watchdog);
     // Let the last frames through the demuxer (they are in flight when the exit is reported).
     await Promise.race([streamEnded, new Promise((resolve) => setTimeout(resolve, 500))]);

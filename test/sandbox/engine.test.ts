@@ -1,0 +1,105 @@
+// The engine and image checks, orphan sweeping and a daemon that goes away mid-run, against the
+// real engine (the "dead daemon" is a proxy socket in front of it that the test cuts). ~15–30 s.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.js';
+import { containerOptions, DEFAULT_LIMITS, OWNER_PID_LABEL } from '../../src/sandbox/container.js';
+import { DockerGrader } from '../../src/sandbox/docker-grader.js';
+import { connect, DEFAULT_IMAGE, GRADER_LABEL, ownContainers, sweepOrphans } from '../../src/sandbox/engine.js';
+import { stdinTask } from './helpers.js';
+
+const docker = connect();
+
+afterAll(async () => {
+  // Whatever a failing assertion left behind.
+  await Promise.all((await ownContainers(docker)).map((id) => docker.getContainer(id).remove({ force: true }).catch(() => {})));
+});
+
+describe('clear errors when a part is missing', () => {
+  it('Docker not running (a socket nobody listens on)', async () => {
+    const started = performance.now();
+    const error = await DockerGrader.create({ socketPath: '/nonexistent/docker.sock' }).catch((e) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toMatch(/^Docker is not running .*bash scripts\/setup-docker\.sh/);
+    expect(performance.now() - started).toBeLessThan(6_000);
+  });
+
+  it('image missing', async () => {
+    const error = await DockerGrader.create({ image: 'ttsd-no-such-image:never' }).catch((e) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toBe('the sandbox image ttsd-no-such-image:never is missing: build it with `ttsd sandbox build`');
+  });
+
+  it('image built from another grader.py', async () => {
+    const container = await docker.createContainer({ Image: DEFAULT_IMAGE, Cmd: ['true'] });
+    const tag = `stale-${process.pid}`;
+    try {
+      await container.commit({ repo: 'ttsd-test-stale', tag, changes: `LABEL ${GRADER_LABEL}=0000` });
+      const error = await DockerGrader.create({ image: `ttsd-test-stale:${tag}` }).catch((e) => e);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toMatch(/carries another grader .* rebuild it with `ttsd sandbox build`/);
+    } finally {
+      await container.remove({ force: true });
+      await docker.getImage(`ttsd-test-stale:${tag}`).remove().catch(() => {});
+    }
+  });
+});
+
+describe('orphaned containers', () => {
+  it('containers of dead ttsd processes are swept, those of live ones are kept', async () => {
+    const deadPid = spawnSync('true').pid!; // has exited by now
+    const options = containerOptions(DEFAULT_IMAGE, DEFAULT_LIMITS);
+    const orphan = await docker.createContainer({ ...options, Labels: { ...options.Labels, [OWNER_PID_LABEL]: String(deadPid) } });
+    const mine = await docker.createContainer(options);
+    try {
+      expect(await sweepOrphans(docker)).toBeGreaterThanOrEqual(1);
+      await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect((await mine.inspect()).Id).toBe(mine.id);
+    } finally {
+      await mine.remove({ force: true });
+    }
+  });
+});
+
+describe('the daemon going away mid-run', () => {
+  it('fails with a clear error instead of hanging', async () => {
+    const dir = mkdtempSync(join(os.tmpdir(), 'ttsd-proxy-'));
+    const proxyPath = join(dir, 'docker.sock');
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((client) => {
+      const upstream = net.connect('/var/run/docker.sock');
+      sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+    await new Promise<void>((resolve) => server.listen(proxyPath, resolve));
+    try {
+      const grader = await DockerGrader.create({ socketPath: proxyPath, concurrency: 1 });
+      const task = stdinTask([['1\n', '1\n']]);
+      const grading = grader.grade(task, { code: 'import time\ntime.sleep(30)\n' }, { timeoutSeconds: 20 });
+      const outcome = grading.then(
+        () => 'resolved',
+        (e) => e,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const cut = performance.now();
+      server.close();
+      for (const socket of sockets) socket.destroy();
+      const error = await outcome;
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toMatch(/^lost the Docker daemon while grading/);
+      expect(performance.now() - cut).toBeLessThan(5_000);
+    } finally {
+      server.close();
+    }
+  });
+});
