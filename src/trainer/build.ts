@@ -1,11 +1,12 @@
 /**
  * Builds the native trainer (native/ + the bundled llama.cpp with ttsd-llama.patch) into
- * cacheDir()/trainer/<key>, where the key hashes everything that changes the binary: the
- * llama.cpp tag, the patch, the trainer sources, the cmake flags and the compiler. A finished
- * build is found again instantly; an interrupted one never counts (built in a temp dir, renamed).
+ * cacheDir()/trainer/<key>/ttsd-trainer, where the key hashes everything that changes the
+ * binary: the llama.cpp tag, the patch, the trainer sources, the cmake flags and the compiler.
+ * A finished build is found again instantly; an interrupted one never counts (the executable
+ * is copied into a temp dir and renamed; the library tree is marked READY only when built).
  */
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,53 +43,72 @@ async function compilerId(): Promise<string> {
   }
 }
 
-export async function trainerBuildKey(options: BuildOptions = {}): Promise<string> {
+/** Key of the patched llama.cpp build tree: tag, patch, cmake flags, compiler. */
+export async function libraryBuildKey(options: BuildOptions = {}): Promise<string> {
   const hash = createHash('sha256');
   hash.update(`llama.cpp ${bundledLlamaTag()}\n`);
-  for (const name of readdirSync(nativeSourceDir).sort()) {
-    hash.update(`${name}\n`);
-    hash.update(readFileSync(join(nativeSourceDir, name)));
-  }
+  hash.update(readFileSync(patchFile));
   hash.update(cmakeFlags(options).join(' '));
   hash.update(await compilerId());
   return hash.digest('hex').slice(0, 16);
 }
 
-/** Path of the trainer executable, building it first if this recipe was never built. */
+/** Key of the executable: the library key plus the trainer's own sources. */
+export async function trainerBuildKey(options: BuildOptions = {}): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(await libraryBuildKey(options));
+  for (const name of readdirSync(nativeSourceDir).sort()) {
+    hash.update(`${name}\n`);
+    hash.update(readFileSync(join(nativeSourceDir, name)));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Path of the trainer executable, building it first if this recipe was never built. The patched
+ * llama.cpp build tree is kept per library key, so a change to the trainer's own sources only
+ * recompiles those (seconds); a new patch or llama.cpp version rebuilds everything (~5 min).
+ */
 export async function buildTrainer(options: BuildOptions = {}): Promise<string> {
   const log = options.log ?? (() => {});
   const dir = join(cacheDir(), 'trainer', await trainerBuildKey(options));
   const executable = join(dir, executableName);
   if (existsSync(executable)) return executable;
 
-  const source = await ensureLlamaSource();
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
+  const libraryDir = join(cacheDir(), 'trainer', `lib-${await libraryBuildKey(options)}`);
+  const llama = join(libraryDir, 'llama.cpp');
+  const build = join(libraryDir, 'build');
+  const ready = join(libraryDir, 'READY');
+  if (!existsSync(ready)) {
+    // a half-made tree (killed build) is started over; cmake trees hold absolute paths, so it is built in place
+    rmSync(libraryDir, { recursive: true, force: true });
+    mkdirSync(libraryDir, { recursive: true });
+    const source = await ensureLlamaSource();
     log(`copying llama.cpp ${bundledLlamaTag()} and applying ${patchFile}`);
-    const llama = join(tmp, 'llama.cpp');
     cpSync(source, llama, { recursive: true, filter: (path) => !path.endsWith('/.git') });
     // its own repository, so that git apply resolves paths here even when the cache lies inside another repo
     await run('git', ['init', '-q'], llama, log);
     await run('git', ['apply', '--whitespace=nowarn', patchFile], llama, log);
-    log('configuring (cmake)');
-    const build = join(tmp, 'build');
-    await run('cmake', ['-S', nativeSourceDir, '-B', build, `-DLLAMA_SOURCE_DIR=${llama}`, ...cmakeFlags(options)], tmp, log);
-    const jobs = String(Math.max(1, Math.min(cpus().length, 8)));
-    log(`compiling with ${jobs} jobs (about 5 minutes on 2 cores)`);
-    await run('cmake', ['--build', build, '--target', executableName, '-j', jobs], tmp, log);
-    if (!existsSync(join(build, executableName))) throw new UserError(`trainer build produced no ${executableName}`);
-    // keep only the (statically linked) executable: sources and objects are only needed to build
-    renameSync(join(build, executableName), join(tmp, executableName));
-    rmSync(llama, { recursive: true, force: true });
-    rmSync(build, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-  } catch (error) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw error;
   }
+  const configure = ['-S', nativeSourceDir, '-B', build, `-DLLAMA_SOURCE_DIR=${llama}`, ...cmakeFlags(options)];
+  try {
+    await run('cmake', configure, libraryDir, log);
+  } catch {
+    // a tree configured from another checkout of ttsd: configure afresh
+    rmSync(build, { recursive: true, force: true });
+    await run('cmake', configure, libraryDir, log);
+  }
+  const jobs = String(Math.max(1, Math.min(cpus().length, 8)));
+  log(existsSync(ready) ? `compiling the trainer (${jobs} jobs)` : `compiling llama.cpp and the trainer with ${jobs} jobs (about 5 minutes on 2 cores)`);
+  await run('cmake', ['--build', build, '--target', executableName, '-j', jobs], libraryDir, log);
+  writeFileSync(ready, `${new Date().toISOString()}\n`);
+
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  copyFileSync(join(build, executableName), join(tmp, executableName));
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
   log(`built ${executable}`);
   return executable;
 }

@@ -7,8 +7,10 @@ export class TrainerDiedError extends UserError {
     readonly stderrTail: string[],
   ) {
     const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    const last = stderrTail.filter((line) => line.trim() !== '').at(-1);
-    super(`trainer ${how}${last ? `: ${last.trim()}` : ''}`, 3);
+    const lines = stderrTail.map((line) => line.trim()).filter((line) => line !== '');
+    // the assertion or error line says why; otherwise the last thing it printed
+    const last = lines.findLast((line) => /GGML_ASSERT|GGML_ABORT|error|abort|terminate|what\(\)|out of memory/i.test(line)) ?? lines.at(-1);
+    super(`trainer ${how}${last ? `: ${last}` : ''}`, 3);
     this.name = 'TrainerDiedError';
   }
 }

@@ -83,6 +83,8 @@ export class NativeTrainer implements Trainer {
       buffer: false,
       reject: false,
       encoding: 'buffer',
+      // an abort prints the assertion, not a gdb backtrace (slow, and it buries the reason)
+      env: { GGML_NO_BACKTRACE: '1' },
     });
     const trainer = new NativeTrainer(child as never, config);
     try {

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { encodeFrame, encodeStep, FrameReader } from '../../src/trainer/protocol.js';
+
+describe('trainer protocol frames', () => {
+  it('round-trips header and payload even when stdout arrives byte by byte', () => {
+    const a = encodeFrame({ cmd: 'step', n: 3, text: 'ü' }, Buffer.from([1, 2, 3]));
+    const b = encodeFrame({ ok: true });
+    const all = Buffer.concat([a, b]);
+    const reader = new FrameReader();
+    const frames = [];
+    for (let i = 0; i < all.length; i++) frames.push(...reader.push(all.subarray(i, i + 1)));
+    expect(frames).toHaveLength(2);
+    expect(frames[0]!.header).toEqual({ cmd: 'step', n: 3, text: 'ü' });
+    expect([...frames[0]!.payload]).toEqual([1, 2, 3]);
+    expect(frames[1]!.header).toEqual({ ok: true });
+    expect(frames[1]!.payload.length).toBe(0);
+    expect(reader.pending).toBe(0);
+  });
+
+  it('keeps an incomplete frame until the rest arrives', () => {
+    const frame = encodeFrame({ x: 1 }, Buffer.alloc(10, 7));
+    const reader = new FrameReader();
+    expect(reader.push(frame.subarray(0, frame.length - 1))).toEqual([]);
+    expect(reader.pending).toBe(frame.length - 1);
+    expect(reader.push(frame.subarray(frame.length - 1))).toHaveLength(1);
+  });
+
+  it('puts every example\'s ids in the payload, in order, as int32 LE', () => {
+    const frame = encodeStep([
+      { studentPrompt: [1, 2], teacherPrompt: [3], response: [4, 151935], masked: false },
+      { studentPrompt: [], teacherPrompt: [], response: [5], masked: true },
+    ]);
+    const [decoded] = new FrameReader().push(frame);
+    expect(decoded!.header).toEqual({
+      cmd: 'step',
+      examples: [
+        { s: 2, t: 1, r: 2, masked: false },
+        { s: 0, t: 0, r: 1, masked: true },
+      ],
+    });
+    const ids = [];
+    for (let i = 0; i < decoded!.payload.length; i += 4) ids.push(decoded!.payload.readInt32LE(i));
+    expect(ids).toEqual([1, 2, 3, 4, 151935, 5]);
+  });
+});
