@@ -262,6 +262,7 @@ function timeSection(analysis: Analysis): string {
     { label: 'teacher + train', color: '#009E73' },
   ];
   const rows = analysis.time;
+  if (rows.length === 0) return `<h2>Time breakdown</h2><p class="note">No attempts recorded yet.</p>`;
   const unit = Math.max(0, ...rows.map((r) => r.sampleMs + r.gradeMs + r.trainMs)) >= 120_000 ? 60_000 : 1000;
   const unitName = unit === 60_000 ? 'minutes' : 'seconds';
   const chart = stackedBarChart({

@@ -62,6 +62,7 @@ function table(header: string[], body: string[][]): string {
 
 /** A compact table for the terminal: one line per strategy. */
 export function consoleSummary(analysis: Analysis): string {
+  if (analysis.strategies.length === 0) return `no attempts recorded yet (budget ${analysis.budget})`;
   const level = Math.round(analysis.bootstrap.level * 100);
   const b = analysis.budget;
   const header = ['strategy', 'runs', 'solved', 'pub-only', `disc@${b}`, `${level}% CI`, `E[min(T,${b})]`, `${level}% CI`];

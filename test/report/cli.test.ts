@@ -67,6 +67,17 @@ describe('ttsd report', () => {
     expect(html).not.toMatch(/<script|<link|@import|url\(|src=/i); // self-contained
   });
 
+  it('handles a run that has not recorded any attempt yet', async () => {
+    const dir = await runDir('fresh', `${HAND_LOG_LINES[0]}\n`);
+    const json = await ttsd('report', dir, '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ budget: 4, strategies: {} });
+    const table = await ttsd('report', dir);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/no attempts recorded yet/);
+    expect(await readFile(path.join(dir, 'report.html'), 'utf8')).toContain('No attempts recorded yet');
+  });
+
   it('--out writes the page elsewhere', async () => {
     const dir = await runDir('out', HAND_LOG);
     const target = path.join(root, 'elsewhere.html');
