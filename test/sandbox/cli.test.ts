@@ -1,0 +1,60 @@
+// `ttsd grade`, `ttsd sandbox doctor` and the Docker-down message, as a user runs them. ~10–20 s.
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+
+const ttsd = (args: string[], env: Record<string, string> = {}) =>
+  execa('node', ['bin/ttsd.js', ...args], { reject: false, env: { ...process.env, ...env } });
+const PROBLEMS = 'test/tasks/fixtures/lcb-sample-problems.jsonl';
+const GENERATIONS = 'test/sandbox/fixtures/lcb-generations';
+
+describe('ttsd grade', () => {
+  it('grades a shipped task’s reference solution: one JSON object', async () => {
+    const { stdout, exitCode } = await ttsd(['grade', '--tasks', 'tasks', '--id', 'ttsd-01', '--solution', 'tasks/solutions/ttsd-01.py', '--json']);
+    expect(exitCode).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(Object.keys(result)).toEqual(['verdict', 'passed', 'total', 'lcb', 'feedback', 'timing_ms']);
+    expect(result.verdict).toBe('accepted');
+    expect(result.passed).toBe(result.total);
+  });
+
+  it('grades a real LCB generation from a release file, with a readable summary', async () => {
+    const { stdout, exitCode } = await ttsd([
+      'grade',
+      '--tasks',
+      PROBLEMS,
+      '--id',
+      '2833',
+      '--solution',
+      `${GENERATIONS}/2833/02.py`,
+      '--tests',
+      'public',
+    ]);
+    expect(exitCode).toBe(0);
+    expect(stdout).toMatch(/^2833: wrong_answer \(0\/2 tests passed, \d+ ms\)\n\nTest Case 1: Wrong Answer\nInput\n/);
+  });
+
+  it('Docker not running: one clear line, non-zero exit', async () => {
+    const { stderr, exitCode } = await ttsd(
+      ['grade', '--tasks', 'tasks', '--id', 'ttsd-01', '--solution', 'tasks/solutions/ttsd-01.py'],
+      { TTSD_DOCKER_SOCKET: '/nonexistent/docker.sock' },
+    );
+    expect(exitCode).toBe(2);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^ttsd: Docker is not running .*bash scripts\/setup-docker\.sh/);
+  });
+});
+
+describe('ttsd sandbox doctor', () => {
+  it('reports everything ok on a set-up machine', async () => {
+    const { stdout, exitCode } = await ttsd(['sandbox', 'doctor']);
+    expect(stdout).not.toMatch(/MISSING/);
+    expect(stdout).toMatch(/ok {7}a sample program grades as accepted/);
+    expect(exitCode).toBe(0);
+  });
+
+  it('says what is missing and how to fix it', async () => {
+    const { stdout, exitCode } = await ttsd(['sandbox', 'doctor'], { TTSD_DOCKER_SOCKET: '/nonexistent/docker.sock' });
+    expect(stdout).toMatch(/MISSING  Docker engine running\n {9}fix: bash scripts\/setup-docker\.sh/);
+    expect(exitCode).toBe(1);
+  });
+});
