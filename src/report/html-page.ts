@@ -111,12 +111,33 @@ function discoverySection(analysis: Analysis, colors: Map<string, string>): stri
     height: 280,
     series: analysis.strategies.map((s) => ({ ...discoverySeries(s, colors.get(s.name)!, true), className: 'public-curve' })),
   });
+  // under a large budget the early, most informative part of the curves is a sliver: add a log-k view
+  const logChart =
+    analysis.budget >= 100
+      ? `<figure>${lineChart({
+          id: 'discovery-log',
+          title: 'discovery@k, logarithmic k',
+          xLabel: 'generations k (log scale)',
+          yLabel: 'discovery@k',
+          xDomain: [1, analysis.budget],
+          yDomain: [0, 1],
+          formatY: formatPercent,
+          logX: true,
+          height: 300,
+          series: analysis.strategies.map((s) => {
+            const series = discoverySeries(s, colors.get(s.name)!);
+            // log axis: drop the k = 0 origin point
+            return { ...series, className: 'curve-log', points: series.points.slice(1), band: series.band!.slice(1) };
+          }),
+        })}</figure>`
+      : '';
   const { resamples, seed } = analysis.bootstrap;
   return `<h2>Discovery</h2>
 <p class="lede">A discovery is the first generation that passes the public tests <em>and</em> all private tests; T is its 1-based index in sampling order and runs that never discover count as T = ∞ (censored at the budget, ${analysis.budget}).</p>
 ${summaryTable(analysis, colors)}
 <figure>${chart}
 <figcaption>Shaded bands: ${level}% percentile-bootstrap confidence intervals, ${resamples} resamples of the runs of each strategy (seeded RNG, seed ${seed}, so the report is reproducible).</figcaption></figure>
+${logChart}
 <figure>${publicChart}
 <figcaption>The same for the public tests alone, which drive reward and feedback during the search. A gap to the curve above means programs that fooled the public tests.</figcaption></figure>`;
 }

@@ -39,6 +39,22 @@ export interface LineChartSpec {
   showLegend?: boolean;
   /** x is a count (generations, steps): ticks only on whole numbers */
   integerX?: boolean;
+  /** logarithmic x axis (domain must be positive): early discoveries stay visible under a large budget */
+  logX?: boolean;
+}
+
+/** 1, 2, 5, 10, 20, 50, … within [min, max]; only powers of ten when that would crowd the axis. */
+export function logTicks(min: number, max: number): number[] {
+  const decades = Math.log10(max / min);
+  const multipliers = decades > 4 ? [1] : [1, 2, 5];
+  const ticks: number[] = [];
+  for (let power = Math.floor(Math.log10(min)); power <= Math.ceil(Math.log10(max)); power++) {
+    for (const m of multipliers) {
+      const value = Number((m * 10 ** power).toPrecision(12));
+      if (value >= min - 1e-9 && value <= max + 1e-9) ticks.push(value);
+    }
+  }
+  return ticks;
 }
 
 const MARGIN = { top: 34, right: 18, bottom: 46, left: 62 };
@@ -120,9 +136,11 @@ export function lineChart(spec: LineChartSpec): string {
   const allY = spec.series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.band ?? []).flatMap((b) => [b[1], b[2]])]);
   const [x0, x1] = spec.xDomain ?? domainOf(allX, [0, 1]);
   const [y0, y1] = spec.yDomain ?? niceDomain(domainOf(allY, [0, 1]), 5);
-  const xTicks = niceTicks(x0, x1, 6, spec.integerX ? 1 : 0);
+  const xTicks = spec.logX ? logTicks(x0, x1) : niceTicks(x0, x1, 6, spec.integerX ? 1 : 0);
   const yTicks = niceTicks(y0, y1, 5);
-  const xScale = (x: number) => plotLeft + ((x - x0) / (x1 - x0 || 1)) * (plotRight - plotLeft);
+  const xScale = spec.logX
+    ? (x: number) => plotLeft + (Math.log(x / x0) / (Math.log(x1 / x0) || 1)) * (plotRight - plotLeft)
+    : (x: number) => plotLeft + ((x - x0) / (x1 - x0 || 1)) * (plotRight - plotLeft);
   const yScale = (y: number) => plotBottom - ((y - y0) / (y1 - y0 || 1)) * (plotBottom - plotTop);
   const formatY = spec.formatY ?? formatNumber;
   const toPath = (points: Array<[number, number]>) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatNumber, lineChart, niceDomain, niceTicks, staircase } from '../../src/report/svg-chart.js';
+import { formatNumber, lineChart, logTicks, niceDomain, niceTicks, staircase } from '../../src/report/svg-chart.js';
 
 describe('chart helpers', () => {
   it('picks round ticks', () => {
@@ -7,6 +7,9 @@ describe('chart helpers', () => {
     expect(niceTicks(0, 2750)).toEqual([0, 500, 1000, 1500, 2000, 2500]);
     expect(niceTicks(1, 2, 6, 1)).toEqual([1, 2]); // integer axis: no 1.2, 1.4, …
     expect(niceDomain([0.13, 0.97], 5)).toEqual([0, 1]);
+    expect(logTicks(1, 64)).toEqual([1, 2, 5, 10, 20, 50]);
+    expect(logTicks(1, 2750)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]);
+    expect(logTicks(1, 100000)).toEqual([1, 10, 100, 1000, 10000, 100000]);
   });
 
   it('formats tick labels compactly', () => {
@@ -35,6 +38,24 @@ describe('chart helpers', () => {
       [4, 0.5],
     ]);
     expect(staircase([[3, 1]])).toEqual([[3, 1]]);
+  });
+
+  it('places points logarithmically on a log axis', () => {
+    const svg = lineChart({
+      id: 'log',
+      title: 'log',
+      xLabel: 'k',
+      yLabel: 'v',
+      xDomain: [1, 100],
+      yDomain: [0, 1],
+      width: 400,
+      height: 200,
+      showLegend: false,
+      logX: true,
+      series: [{ label: 's', color: '#000', className: 'curve', points: [[1, 0], [10, 0.5], [100, 1]] }],
+    });
+    // plot x 62..382: k = 10 is half way on a log axis
+    expect(svg).toContain('d="M62,154L222,94L382,34"');
   });
 
   it('draws the staircase in plot coordinates, bands under curves, escaped labels', () => {
