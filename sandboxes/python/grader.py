@@ -36,7 +36,6 @@ import traceback
 from decimal import Decimal
 from io import StringIO
 from types import ModuleType
-from unittest.mock import mock_open, patch
 
 IMPORT_PRELUDE = (
     "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
@@ -127,22 +126,54 @@ def exception_info(error, line_offset):
     return {"type": type(error).__name__, "message": message, "frames": frames[-3:]}
 
 
-def call_with_mocked_stdin(method, inputs):
-    """LCB's call_method: the same patches, applied in the same order."""
-    line_iterator = iter(inputs.split("\n"))
+class LazyMockOpen:
+    """builtins.open as LCB patches it, mock_open(read_data=inputs), built on first call:
+    importing unittest.mock (it pulls in asyncio and ssl) costs more than a whole test run, and
+    solutions' own open() is the prelude's real one (`from builtins import *` binds it first)."""
 
-    @patch("builtins.open", mock_open(read_data=inputs))
-    @patch("sys.stdin", StringIO(inputs))
-    @patch("sys.stdin.readline", lambda *args: next(line_iterator))
-    @patch("sys.stdin.readlines", lambda *args: inputs.split("\n"))
-    @patch("sys.stdin.read", lambda *args: inputs)
-    def inner(_method):
+    def __init__(self, inputs):
+        self.inputs = inputs
+        self.mock = None
+
+    def __call__(self, *args, **kwargs):
+        if self.mock is None:
+            from unittest.mock import mock_open
+
+            self.mock = mock_open(read_data=self.inputs)
+        return self.mock(*args, **kwargs)
+
+
+_MISSING = object()
+
+
+def call_with_mocked_stdin(method, inputs):
+    """LCB's call_method: @patch decorators (open, sys.stdin, sys.stdin.readline/readlines/read),
+    reproduced with their order and restore rules. Patches start bottom-up, so read, readlines
+    and readline land on the REAL sys.stdin (still in place then); sys.stdin is replaced after."""
+    import builtins
+
+    line_iterator = iter(inputs.split("\n"))
+    real_stdin = sys.stdin
+    saved = {name: real_stdin.__dict__.get(name, _MISSING) for name in ("read", "readlines", "readline")}
+    real_stdin.read = lambda *args: inputs
+    real_stdin.readlines = lambda *args: inputs.split("\n")
+    real_stdin.readline = lambda *args: next(line_iterator)
+    sys.stdin = StringIO(inputs)
+    real_open = builtins.open
+    builtins.open = LazyMockOpen(inputs)
+    try:
         try:
-            return _method()
+            return method()
         except SystemExit:
             pass
-
-    return inner(method)
+    finally:
+        builtins.open = real_open
+        sys.stdin = real_stdin
+        for name in ("readline", "readlines", "read"):
+            if saved[name] is _MISSING:
+                delattr(real_stdin, name)
+            else:
+                setattr(real_stdin, name, saved[name])
 
 
 def stripped_lines(text):

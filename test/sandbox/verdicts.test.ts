@@ -161,9 +161,13 @@ describe('LiveCodeBench comparison rules', () => {
       // the prelude's `from builtins import *` binds the real open() before LCB patches it:
       // open(0) reads the grader's own (already consumed) stdin, so this fails in LCB too.
       'print(sum(map(int, open(0).read().split())))\n',
+      // ...while builtins.open itself is LCB's mock_open(read_data=the input)
+      'import builtins\nwith builtins.open(0) as f:\n    print(sum(map(int, f.read().split())))\n',
+      // `from sys import stdin` is hoisted and binds the real stdin, whose readline LCB patches
+      'from sys import stdin\na, b = map(int, stdin.readline().split())\nprint(a + b)\n',
     ];
     const results = await Promise.all(programs.map((code) => grader.grade(task, { code })));
-    expect(results.map((r) => r.verdict)).toEqual(['accepted', 'accepted', 'accepted', 'wrong_answer']);
+    expect(results.map((r) => r.verdict)).toEqual(['accepted', 'accepted', 'accepted', 'wrong_answer', 'accepted', 'accepted']);
   });
 
   it('the time limit is per test, re-armed for each; the first failing test decides', async () => {
