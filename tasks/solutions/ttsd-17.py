@@ -2,7 +2,7 @@ import sys
 
 
 def main():
-    data = sys.stdin.buffer.read().split()
+    data = sys.stdin.read().split()
     n = int(data[0])
     # Monotonic stack of (height, how many equal towers are grouped), heights strictly decreasing.
     # A new tower sees every popped (lower) group, all towers of an equal group, and the nearest

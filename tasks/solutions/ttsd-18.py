@@ -3,7 +3,7 @@ from bisect import bisect_right
 
 
 def main():
-    data = sys.stdin.buffer.read().split()
+    data = sys.stdin.read().split()
     n, k = int(data[0]), int(data[1])
     values = list(map(int, data[2 : 2 + n]))
     ranks = sorted(set(values))

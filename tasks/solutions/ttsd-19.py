@@ -3,7 +3,7 @@ from collections import deque
 
 
 def main():
-    data = sys.stdin.buffer.read().split()
+    data = sys.stdin.read().split()
     n, k = int(data[0]), int(data[1])
     t = list(map(int, data[2 : 2 + n]))
     highs = deque()  # indices with decreasing readings: the front is the window maximum

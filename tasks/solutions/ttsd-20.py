@@ -2,7 +2,7 @@ import sys
 
 
 def main():
-    data = sys.stdin.buffer.read().split()
+    data = sys.stdin.read().split()
     n, c = int(data[0]), int(data[1])
     prefix = [0] * (n + 1)
     for i in range(n):
