@@ -98,5 +98,7 @@ fi
 say "docker build $IMAGE FROM $base"
 DOCKER_BUILDKIT=0 docker build --quiet --network="$build_network" --build-arg "BASE=$base" \
   --label "ttsd.grader.sha256=$grader_sha" -t "$IMAGE" sandboxes/python >/dev/null 2>/tmp/ttsd-docker-build.log || { cat /tmp/ttsd-docker-build.log >&2; die "docker build failed"; }
+# Earlier builds of the image, now untagged, only take disk space.
+docker image prune -f --filter "label=ttsd.grader.sha256" >/dev/null 2>&1 || true
 out=$(echo '{"selftest": true}' | docker run --rm -i --network=none "$IMAGE" 2>&1) || die "image self-test failed: $out"
 say "image $IMAGE ready: $out"

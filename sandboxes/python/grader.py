@@ -8,7 +8,8 @@ and writes framed JSON events ("@@ttsd:<nonce>:<json>\n") to a private duplicate
 original stdout:
   {"t": "compile"}            before the program is loaded,
   {"t": "start", "i": k}      before test k runs (the host re-arms its per-test watchdog),
-  {"t": "result", ...}        at the end (see finish()).
+  {"t": "result", ...}        when the verdict is decided ("final": false, while more failing
+                              cases are collected for the feedback) and at the end (see finish()).
 File descriptors 1 and 2 point at /dev/null while the solution runs, so whatever it prints or
 closes cannot corrupt or forge the result; the nonce makes stray frames worthless.
 
@@ -317,6 +318,10 @@ class Grading:
         self.kind = kind
         if error is not None:
             self.exception = exception_info(error, self.line_offset)
+        if kind == "wrong_answer":
+            # The verdict is decided; report it now, so that a crash while looking for a second
+            # failing case (OOM kill, segfault) cannot turn it into another verdict.
+            self.finish(final=False)
 
     def kind_of(self, error):
         if isinstance(error, TimeoutException):
@@ -461,11 +466,12 @@ class Grading:
         if extra_started is None:
             self.results = results
 
-    def finish(self):
+    def finish(self, final=True):
         metadata = self.metadata or {"error_code": 0, "error_message": ""}
         self.channel.send(
             {
                 "t": "result",
+                "final": final,
                 "results": [r if isinstance(r, bool) else int(r) for r in self.results],
                 "passed": sum(1 for r in self.results if r is True),
                 "kind": self.kind or "accepted",

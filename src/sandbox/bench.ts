@@ -4,6 +4,7 @@
  * `python3` on the host and through DockerGrader; then attempts/second at concurrency 1 and 2.
  */
 import { execa } from 'execa';
+import { UserError } from '../errors.js';
 import type { Task } from '../tasks/types.js';
 import { DockerGrader } from './docker-grader.js';
 import { SANDBOX_DIR } from './engine.js';
@@ -57,7 +58,8 @@ async function bareAttemptMs(): Promise<{ ms: number; accepted: boolean }> {
     extra_seconds: 2,
   };
   const started = performance.now();
-  const { stdout } = await execa('python3', [`${SANDBOX_DIR}grader.py`], { input: JSON.stringify(job), reject: false });
+  const { stdout, failed, exitCode } = await execa('python3', [`${SANDBOX_DIR}grader.py`], { input: JSON.stringify(job), reject: false });
+  if (failed && exitCode === undefined) throw new UserError('the bench needs python3 on the host (apt-get install python3)');
   const ms = performance.now() - started;
   const result = new EventReader(job.nonce).push(stdout + '\n').find((e) => e.t === 'result');
   return { ms, accepted: result?.t === 'result' && result.kind === 'accepted' };

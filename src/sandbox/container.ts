@@ -163,8 +163,8 @@ export async function runJob(
         } else if (event.t === 'compile') {
           rearm(job.timeout * 1000 + limits.graceMs);
         } else if (event.t === 'result') {
-          result = event;
-          rearm(limits.graceMs); // the grader exits right after its result
+          result = event; // the latest one: a final result supersedes a provisional one
+          if (event.final) rearm(limits.graceMs); // the grader exits right after it
         }
       }
     });

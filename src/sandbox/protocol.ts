@@ -18,6 +18,8 @@ export interface GraderJob {
 
 export interface GraderResult {
   t: 'result';
+  /** false: the verdict is decided but the grader is still collecting failing cases. */
+  final: boolean;
   /** lcb_runner's results list: true per passed test, then -2/-3/-4 (or false) for the first failure. */
   results: (boolean | number)[];
   passed: number;

@@ -101,3 +101,17 @@ describe('hostile programs are contained', () => {
     expect(result.verdict).toBe('wrong_answer');
   });
 });
+
+describe('the first failing test decides, whatever happens afterwards', () => {
+  it('a crash while more failing cases are collected keeps the wrong-answer verdict', async () => {
+    const task = stdinTask([
+      ['1\n', '2\n'],
+      ['2\n', '2\n'],
+    ]);
+    // Test 1 is a wrong answer; test 2 (run only to find more feedback) dies of an OOM kill.
+    const code = 'n = int(input())\nif n == 2:\n    x = bytearray(1 << 30)\nprint(n)\n';
+    const result = await grader.grade(task, { code }, { timeoutSeconds: TIMEOUT_S });
+    expect(result).toMatchObject({ verdict: 'wrong_answer', passed: 0, lcb: { error_code: -2 } });
+    expect(result.feedback).toBe('Test Case 1: Wrong Answer\nInput\n1\nOutput\n1\nExpected\n2');
+  });
+});
