@@ -2,49 +2,14 @@
  * The report page: one self-contained HTML file (inline CSS, inline SVG, no scripts, no fonts,
  * no external references) so it opens from disk anywhere and can be archived with the run.
  */
-import type { TrainStepEvent } from '../run/events.js';
-import type { Analysis, StrategySummary, TrainingSeries } from './analysis.js';
+import type { Analysis, StrategySummary } from './analysis.js';
 import { escapeHtml } from './html-escape.js';
+import { PAGE_STYLE } from './page-style.js';
+import { colorAt } from './palette.js';
 import { stackedBarChart } from './svg-bars.js';
 import { formatPercent, lineChart, type LineSeries } from './svg-chart.js';
+import { trainingSection } from './training-section.js';
 
-/** Okabe–Ito colours: distinguishable with common colour-vision deficiencies and in greyscale print. */
-const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#999933'];
-const colorAt = (index: number): string => PALETTE[index % PALETTE.length];
-
-const STYLE = `
-:root { color-scheme: light; }
-body { margin: 0; background: #fafafa; color: #1d1d1f; font: 15px/1.5 -apple-system, "Segoe UI", "Helvetica Neue", Helvetica, Arial, "Liberation Sans", "DejaVu Sans", sans-serif; }
-main { max-width: 1000px; margin: 0 auto; padding: 28px 32px 56px; background: #fff; box-shadow: 0 0 0 1px #e6e6e6; }
-h1 { font-size: 24px; margin: 0 0 4px; letter-spacing: -0.01em; }
-h2 { font-size: 18px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 1px solid #e3e3e3; }
-h3 { font-size: 15px; margin: 20px 0 6px; }
-p.lede, p.note, figcaption { color: #555; font-size: 13.5px; margin: 4px 0 10px; }
-figure { margin: 8px 0 18px; }
-svg.chart { width: 100%; height: auto; display: block; font-size: 12px; }
-svg .chart-title { font-size: 14px; font-weight: 600; fill: #1d1d1f; }
-svg .tick { fill: #444; font-size: 11.5px; font-variant-numeric: tabular-nums; }
-svg .legend { fill: #1d1d1f; font-size: 12.5px; }
-svg .axis-label { fill: #333; font-size: 12.5px; }
-svg .grid { stroke: #ececec; stroke-width: 1; }
-svg .axis, svg .tick-mark { stroke: #888; stroke-width: 1; }
-div.table-scroll { overflow-x: auto; margin: 8px 0 14px; }
-table { border-collapse: collapse; font-size: 13.5px; font-variant-numeric: tabular-nums; }
-th, td { padding: 5px 9px; white-space: nowrap; border-bottom: 1px solid #e6e6e6; text-align: right; vertical-align: top; }
-th { font-weight: 600; border-bottom: 1.5px solid #999; background: #f6f6f6; }
-th:first-child, td:first-child { text-align: left; }
-td.times { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 13px; white-space: nowrap; }
-.unsolved { color: #aaa; }
-.sep { color: #c4c4c4; }
-.public-only { color: #b35900; }
-.solved-all { color: #006b4f; font-weight: 600; }
-.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; }
-.charts-2 { display: grid; grid-template-columns: 1fr 1fr; gap: 8px 20px; }
-ul.warnings { color: #8a4b00; font-size: 13.5px; }
-table.config th:last-child { text-align: left; }
-table.config td:last-child { text-align: left; white-space: normal; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12.5px; word-break: break-all; }
-@media print { body { background: #fff; } main { box-shadow: none; } }
-`;
 
 const percent = (value: number): string => `${(value * 100).toFixed(1)}%`;
 /** generation counts: two decimals when the budget is small enough for them to matter */
@@ -202,71 +167,6 @@ function perTaskSection(analysis: Analysis, colors: Map<string, string>): string
 <table class="per-task"><thead>${head}</thead><tbody>${rows.join('\n')}</tbody></table>`;
 }
 
-/** Many runs make a spaghetti plot: past this many series, draw them faintly and add their mean. */
-const MAX_DISTINCT_SERIES = 6;
-
-type StepMetric = (step: TrainStepEvent) => unknown;
-
-function metricSeries(training: TrainingSeries[], metric: StepMetric, label: string, dashed: boolean, className: string): LineSeries[] {
-  const pointsOf = (series: TrainingSeries): Array<[number, number]> =>
-    series.steps
-      .filter((s) => s.skipped !== true)
-      .map((s): [number, unknown] => [s.step, metric(s)])
-      .filter((p): p is [number, number] => typeof p[1] === 'number' && Number.isFinite(p[1]));
-  const name = (series: TrainingSeries) => `${series.task} · seed ${series.seed}${label ? ` · ${label}` : ''}`;
-  if (training.length <= MAX_DISTINCT_SERIES) {
-    return training.map((series, i) => ({
-      label: name(series),
-      color: colorAt(i),
-      dashed,
-      className,
-      points: pointsOf(series),
-    }));
-  }
-  const sums = new Map<number, { sum: number; count: number }>();
-  const faint = training.map((series) => {
-    const points = pointsOf(series);
-    for (const [step, value] of points) {
-      const entry = sums.get(step) ?? { sum: 0, count: 0 };
-      entry.sum += value;
-      entry.count++;
-      sums.set(step, entry);
-    }
-    return { label: name(series), color: '#9aa5b1', dashed, strokeWidth: 1, className, points, legend: false };
-  });
-  const mean: LineSeries = {
-    label: `mean (${training.length} runs)${label ? `, ${label}` : ''}`,
-    color: dashed ? '#D55E00' : '#0072B2',
-    dashed,
-    strokeWidth: 2.5,
-    className: `${className} mean`,
-    points: [...sums.entries()].sort((a, b) => a[0] - b[0]).map(([step, e]): [number, number] => [step, e.sum / e.count]),
-  };
-  return [...faint, mean];
-}
-
-function trainingSection(analysis: Analysis): string {
-  if (analysis.training.length === 0) {
-    return `<h2>Training</h2><p class="note">No train_step events in this run.</p>`;
-  }
-  const chart = (id: string, title: string, yLabel: string, series: LineSeries[]) =>
-    lineChart({ id, title, xLabel: 'training step', yLabel, series, height: 300, integerX: true });
-  const loss = metricSeries(analysis.training, (s) => s.loss, '', false, 'train-line');
-  const klBefore = metricSeries(analysis.training, (s) => s.kl_before, '', false, 'train-line');
-  // the dashed "after" lines share their run's colour; one legend entry per run is enough
-  const klAfter = metricSeries(analysis.training, (s) => s.kl_after, 'after', true, 'train-line').map((s) =>
-    s.className?.includes('mean') ? s : { ...s, legend: false },
-  );
-  const grad = metricSeries(analysis.training, (s) => s.grad_norm, '', false, 'train-line');
-  const steps = analysis.training.reduce((sum, s) => sum + s.steps.length, 0);
-  const skipped = analysis.training.reduce((sum, s) => sum + s.steps.filter((step) => step.skipped === true).length, 0);
-  return `<h2>Training</h2>
-<p class="lede">${steps} trainer step(s) over ${analysis.training.length} (task, seed) run(s)${skipped ? `, ${skipped} skipped (not plotted)` : ''}. KL is the divergence between student and teacher on the step's tokens, measured before and after the update.</p>
-<figure>${chart('train-loss', 'distillation loss per step', 'loss', loss)}</figure>
-<figure>${chart('train-kl', 'KL(student ‖ teacher) before (solid) and after (dashed) each step', 'KL', [...klBefore, ...klAfter])}</figure>
-<figure>${chart('train-grad-norm', 'gradient norm per step', 'grad norm', grad)}</figure>`;
-}
-
 function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const seconds = ms / 1000;
@@ -371,7 +271,7 @@ export function reportHtml(analysis: Analysis, title: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
+<style>${PAGE_STYLE}</style>
 </head>
 <body>
 <main>
