@@ -118,6 +118,16 @@ describe('verdicts and feedback on a functional (call-based) task', () => {
 });
 
 describe('LiveCodeBench comparison rules', () => {
+  it('no tests selected: the program is still loaded, and passes vacuously when it loads', async () => {
+    const empty = stdinTask([]);
+    const [ok, broken] = await Promise.all([
+      grader.grade(empty, { code: SUM_OK }, { tests: 'private' }),
+      grader.grade(empty, { code: 'def f(:\n' }, { tests: 'private' }),
+    ]);
+    expect(ok).toMatchObject({ verdict: 'accepted', passed: 0, total: 0 });
+    expect(broken).toMatchObject({ verdict: 'runtime_error', total: 0 });
+  });
+
   const one = (input: string, output: string) => stdinTask([[input, output]]);
 
   it('stdin: trailing spaces and blank lines are fine, Decimal-equal tokens are fine', async () => {
