@@ -83,7 +83,7 @@ class RunLogReader {
   private readonly trainSteps: TrainStepEvent[] = [];
   private readonly cellsDone: RunLog['cellsDone'] = [];
   private readonly utilisation: Utilisation[] = [];
-  private readonly otherEvents: Record<string, number> = {};
+  private readonly otherEvents: Record<string, number> = Object.create(null);
   private readonly warnings: string[] = [];
   private resumes = 0;
   private finished = false;

@@ -11,7 +11,8 @@ type DiscoveryRow = [number, number, number, number];
 const rows = (curve: DiscoveryCurve): DiscoveryRow[] => curve.discovery.map((p) => [p.k, p.value, p.low, p.high]);
 
 export function jsonSummary(analysis: Analysis): Record<string, unknown> {
-  const strategies: Record<string, unknown> = {};
+  // null prototype: a strategy named "__proto__" must stay an ordinary key
+  const strategies: Record<string, unknown> = Object.create(null);
   for (const strategy of analysis.strategies) {
     const entry: Record<string, unknown> = {
       runs: strategy.discovery.runs,
