@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { findPreset, loadTask, loadTaskSet, PRESETS, SHIPPED_TASKS_DIR, type IndexBase, type TaskSetOptions } from '../tasks/index.js';
-import { loadTasks } from '../tasks/load.js';
+import { loadTasks, privateTestCount } from '../tasks/load.js';
 import type { Task } from '../tasks/types.js';
 
 interface SelectionFlags {
@@ -122,7 +122,7 @@ function summary(task: Task) {
     testtype: testType(task),
     func_name: task.funcName ?? null,
     public_tests: task.publicTests.length,
-    private_tests: task.privateTests.length,
+    private_tests: privateTestCount(task),
   };
 }
 
@@ -135,7 +135,7 @@ function table(tasks: Task[]): string {
       t.difficulty,
       testType(t),
       t.contestDate.slice(0, 10),
-      `${t.publicTests.length}+${t.privateTests.length}`,
+      `${t.publicTests.length}+${privateTestCount(t)}`,
       t.title,
     ]),
   ];

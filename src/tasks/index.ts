@@ -6,7 +6,7 @@ import { findPreset, type IndexBase, type ResolvedPreset } from './presets.js';
 import { selectTasks, type TaskFilter } from './select.js';
 import type { Task } from './types.js';
 
-export { loadTasks, parseTaskRecord } from './load.js';
+export { loadTasks, parseTaskRecord, privateTestCount, privateTestsPending } from './load.js';
 export { selectTasks, type TaskFilter, type Difficulty } from './select.js';
 export { PRESETS, findPreset, resolveLcbv6, type Preset, type ResolvedPreset, type IndexBase } from './presets.js';
 export { decodeLcbPrivateTests, unpickleString } from './pickle.js';

@@ -100,17 +100,25 @@ export function parseTaskRecord(record: unknown, where: string): Task {
 
   const metadata = parseMetadata(r.metadata, where);
   const funcName = typeof metadata.func_name === 'string' && metadata.func_name !== '' ? metadata.func_name : undefined;
-  const publicTests = parseTests(parsePublicJson(r.public_test_cases, where), 'public_test_cases', where);
-  const privateTests = parseTests(parsePrivateJson(r.private_test_cases, where), 'private_test_cases', where);
-  if (publicTests.length + privateTests.length === 0) throw new UserError(`${where}: task ${id} has no tests`);
   const wantType = funcName ? 'functional' : 'stdin';
-  for (const test of [...publicTests, ...privateTests]) {
-    if (test.testtype !== wantType) {
-      throw new UserError(
-        `${where}: task ${id} has a ${test.testtype} test but ${funcName ? `metadata.func_name is ${funcName}` : 'no metadata.func_name'}`,
-      );
+  const checkTypes = (tests: TestCase[]): TestCase[] => {
+    for (const test of tests) {
+      if (test.testtype !== wantType) {
+        throw new UserError(
+          `${where}: task ${id} has a ${test.testtype} test but ${funcName ? `metadata.func_name is ${funcName}` : 'no metadata.func_name'}`,
+        );
+      }
     }
-  }
+    return tests;
+  };
+  const publicTests = checkTypes(parseTests(parsePublicJson(r.public_test_cases, where), 'public_test_cases', where));
+  const rawPrivate = r.private_test_cases;
+  const decodePrivate = (): TestCase[] => checkTypes(parseTests(parsePrivateJson(rawPrivate, where), 'private_test_cases', where));
+  // Real LCB release rows carry up to tens of MB of encoded private tests each; decoding a whole
+  // release up front would hold gigabytes. Large encoded blobs are decoded on first use instead.
+  const lazy = typeof rawPrivate === 'string' && rawPrivate.length > LAZY_PRIVATE_TESTS_CHARS && !looksLikeJson(rawPrivate);
+  const privateTests = lazy ? undefined : decodePrivate();
+  if (privateTests && publicTests.length + privateTests.length === 0) throw new UserError(`${where}: task ${id} has no tests`);
 
   const task: Task = {
     id,
@@ -122,11 +130,59 @@ export function parseTaskRecord(record: unknown, where: string): Task {
     difficulty: difficulty as Task['difficulty'],
     starterCode: text('starter_code', false),
     publicTests,
-    privateTests,
+    privateTests: privateTests ?? [],
     metadata,
   };
   if (funcName) task.funcName = funcName;
+  if (!privateTests) definePrivateTestsLazily(task, decodePrivate);
   return task;
+}
+
+/** Encoded private tests longer than this (characters) are decoded on first access. */
+export const LAZY_PRIVATE_TESTS_CHARS = 1 << 20;
+
+interface LazyTests {
+  decode: () => TestCase[];
+  cached?: TestCase[];
+}
+const lazyTests = new WeakMap<Task, LazyTests>();
+
+/**
+ * Makes `task.privateTests` a memoizing getter (enumerable, so JSON and spreads still see the
+ * tests). A decoding error surfaces at first access, as the same file:line UserError.
+ */
+function definePrivateTestsLazily(task: Task, decode: () => TestCase[]): void {
+  const state: LazyTests = { decode };
+  lazyTests.set(task, state);
+  Object.defineProperty(task, 'privateTests', {
+    enumerable: true,
+    configurable: true,
+    get: () => (state.cached ??= state.decode()),
+    set: (value: TestCase[]) => {
+      state.cached = value;
+    },
+  });
+}
+
+/**
+ * The number of private tests, without keeping lazily decoded tests in memory (for listings of
+ * whole LCB releases); always equal to `task.privateTests.length`.
+ */
+export function privateTestCount(task: Task): number {
+  const state = lazyTests.get(task);
+  if (state && !state.cached) return state.decode().length;
+  return task.privateTests.length;
+}
+
+/** Whether a task's private tests are still encoded (decoded on first access). */
+export function privateTestsPending(task: Task): boolean {
+  const state = lazyTests.get(task);
+  return state !== undefined && state.cached === undefined;
+}
+
+function looksLikeJson(text: string): boolean {
+  const head = text.trimStart();
+  return head.startsWith('[') || head.startsWith('{');
 }
 
 /** Milliseconds since the epoch; a date without a zone is read as UTC (LCB dates carry none). */
@@ -168,8 +224,7 @@ function parsePublicJson(value: unknown, where: string): unknown {
 function parsePrivateJson(value: unknown, where: string): unknown {
   if (value === undefined || value === null || value === '') return [];
   if (typeof value !== 'string') return value;
-  const trimmed = value.trimStart();
-  if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
+  if (looksLikeJson(value)) {
     try {
       return JSON.parse(value);
     } catch {

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import { dateMillis, loadTasks, naturalCompare } from '../../src/tasks/load.js';
+import { randomBytes } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
+import { dateMillis, LAZY_PRIVATE_TESTS_CHARS, loadTasks, naturalCompare, privateTestCount, privateTestsPending } from '../../src/tasks/load.js';
 
 // A verbatim copy of the 30 real LCB rows in ../shared/data/lcb-sample (see its README).
 const SAMPLE = new URL('./fixtures/lcb-sample-problems.jsonl', import.meta.url).pathname;
@@ -128,5 +130,42 @@ describe('malformed task files give one clear line naming file and line', () => 
     await expect(loadTasks('/nonexistent/tasks.jsonl')).rejects.toThrow('task file or directory not found: /nonexistent/tasks.jsonl');
     const empty = await mkdtemp(join(tmpdir(), 'ttsd-empty-'));
     await expect(loadTasks(empty)).rejects.toThrow(`no .jsonl task files in ${empty}`);
+  });
+});
+
+/** LCB's encoding of a JSON text: pickle protocol 4 (BINUNICODE) → zlib → base64. */
+function lcbEncode(json: string): string {
+  const body = Buffer.from(json, 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(body.length);
+  const pickle = Buffer.concat([Buffer.from([0x80, 0x04, 0x58]), length, body, Buffer.from([0x2e])]);
+  return deflateSync(pickle).toString('base64');
+}
+
+describe('large encoded private tests (real LCB releases) are decoded on first use', () => {
+  // Random hex barely compresses, so the encoded blob is well over the lazy threshold.
+  const tests = Array.from({ length: 40 }, (_, i) => ({ input: randomBytes(40_000).toString('hex'), output: `${i}\n`, testtype: 'stdin' }));
+  const encoded = lcbEncode(JSON.stringify(tests));
+
+  it('keeps them encoded until accessed, then decodes once', async () => {
+    expect(encoded.length).toBeGreaterThan(LAZY_PRIVATE_TESTS_CHARS);
+    const [task] = await loadTasks(await writeLines([JSON.stringify(record({ private_test_cases: encoded }))]));
+    expect(privateTestsPending(task)).toBe(true);
+    expect(privateTestCount(task)).toBe(40);
+    expect(privateTestsPending(task)).toBe(true); // counting does not keep them
+    expect(task.privateTests).toEqual(tests);
+    expect(privateTestsPending(task)).toBe(false);
+    expect(task.privateTests).toBe(task.privateTests);
+    expect(JSON.parse(JSON.stringify(task)).privateTests).toHaveLength(40);
+    expect({ ...task }.privateTests).toHaveLength(40);
+  });
+
+  it('reports a corrupt large blob as file:line when it is first used', async () => {
+    const corrupt = Buffer.from(encoded, 'base64');
+    corrupt[100] ^= 0xff;
+    const file = await writeLines([JSON.stringify(record({ private_test_cases: corrupt.toString('base64') }))]);
+    const [task] = await loadTasks(file);
+    expect(() => task.privateTests).toThrow(UserError);
+    expect(() => task.privateTests).toThrow(`${file}:1: private_test_cases is neither JSON nor base64→zlib→pickle (base64 but not zlib data`);
   });
 });
