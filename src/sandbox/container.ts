@@ -206,12 +206,13 @@ export async function runJob(
     clearTimeout(watchdog);
     // Let the last frames through the demuxer (they are in flight when the exit is reported).
     await Promise.race([streamEnded, new Promise((resolve) => setTimeout(resolve, 500))]);
-    const info = await container.inspect();
+    // OOM or not only matters when the grader could not report (saves a round trip otherwise).
+    const oomKilled = result === null ? Boolean((await container.inspect()).State?.OOMKilled) : false;
     return {
       result,
       lastStarted,
       timedOut: timedOut && result === null,
-      oomKilled: Boolean(info.State?.OOMKilled),
+      oomKilled,
       exitCode: typeof status?.StatusCode === 'number' ? status.StatusCode : null,
       stderr,
       ms: performance.now() - started,

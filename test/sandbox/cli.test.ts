@@ -44,6 +44,14 @@ describe('ttsd grade', () => {
   });
 });
 
+describe('ttsd sandbox build', () => {
+  it('is a no-op when engine and image are current (setup-docker.sh skips finished work)', async () => {
+    const { stdout, exitCode } = await ttsd(['sandbox', 'build']);
+    expect(exitCode).toBe(0);
+    expect(stdout).toMatch(/setup-docker: image ttsd-sandbox-python:latest is current/);
+  });
+});
+
 describe('ttsd sandbox doctor', () => {
   it('reports everything ok on a set-up machine', async () => {
     const { stdout, exitCode } = await ttsd(['sandbox', 'doctor']);
