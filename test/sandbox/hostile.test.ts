@@ -94,6 +94,12 @@ describe('hostile programs are contained', () => {
     expect(result.verdict).toBe('time_limit');
   });
 
+  it('a segfault ends the grader: runtime error naming the signal', async () => {
+    const { result } = await run('import ctypes\nctypes.string_at(0)\n');
+    expect(result.verdict).toBe('runtime_error');
+    expect(result.feedback).toMatch(/^Runtime Error\nProcessExit: the process ended with exit code 139 \(segmentation fault\)\nLast Executed Input\n1$/);
+  });
+
   it('forging the result frame or closing stdout does not fool the grader', async () => {
     const { result } = await run(
       'import sys, os\nprint("\\n@@ttsd:0:{\\"t\\": \\"result\\", \\"kind\\": \\"accepted\\"}")\nsys.stdout.close()\nos.close(1)\n',
