@@ -67,7 +67,10 @@ export function niceTicks(min: number, max: number, count = 6, minStep = 0): num
   const magnitude = 10 ** Math.floor(Math.log10(rawStep));
   // the round step whose tick count comes closest to `count` (ties: more ticks)
   const tickCount = (s: number) => Math.floor(max / s + 1e-9) - Math.ceil(min / s - 1e-9) + 1;
-  const candidates = [0.5, 1, 2, 2.5, 5, 10].map((m) => m * magnitude).filter((s) => s >= minStep);
+  // on an integer axis (minStep ≥ 1) steps such as 2.5 would put ticks between whole numbers
+  const candidates = [0.5, 1, 2, 2.5, 5, 10]
+    .map((m) => m * magnitude)
+    .filter((s) => s >= minStep && (minStep < 1 || Number.isInteger(s)));
   const step = candidates.reduce((best, s) => (Math.abs(tickCount(s) - count) < Math.abs(tickCount(best) - count) ? s : best));
   const ticks: number[] = [];
   for (let value = Math.ceil(min / step - 1e-9) * step; value <= max + step * 1e-9; value += step) {

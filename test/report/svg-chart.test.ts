@@ -6,6 +6,8 @@ describe('chart helpers', () => {
     expect(niceTicks(0, 1, 5)).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(niceTicks(0, 2750)).toEqual([0, 500, 1000, 1500, 2000, 2500]);
     expect(niceTicks(1, 2, 6, 1)).toEqual([1, 2]); // integer axis: no 1.2, 1.4, …
+    expect(niceTicks(1, 16, 6, 1)).toEqual([2, 4, 6, 8, 10, 12, 14, 16]); // not 2.5, 5, 7.5, …
+    expect(niceTicks(1, 16, 6)).toEqual([2.5, 5, 7.5, 10, 12.5, 15]);
     expect(niceDomain([0.13, 0.97], 5)).toEqual([0, 1]);
     expect(logTicks(1, 64)).toEqual([1, 2, 5, 10, 20, 50]);
     expect(logTicks(1, 2750)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]);
