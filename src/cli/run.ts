@@ -6,7 +6,7 @@ import { loadTasks } from '../tasks/load.js';
 import { findPreset } from '../tasks/presets.js';
 import { selectTasks } from '../tasks/select.js';
 import type { Task } from '../tasks/types.js';
-import { STRATEGY_NAMES } from '../strategies/index.js';
+import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
 import { OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
 import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
 import { historyFromEvents, type RunHistory } from '../run/history.js';
@@ -85,7 +85,7 @@ async function resumeRun(runDir: string, options: Record<string, unknown>): Prom
 async function search(config: RunConfig, tasks: Task[], runDir: string, store: RunStore, history: RunHistory): Promise<void> {
   let services: RunServices | undefined;
   try {
-    services = await startRealServices(config);
+    services = await startRealServices(config, { needsTrainer: config.strategies.some((name) => strategyByName(name)!.needsTrainer) });
     const stop = () => void services?.close().finally(() => process.exit(130));
     process.once('SIGINT', stop);
     const result = await runSearch({ config, tasks, runDir, store, history, services, progress: progressFor(process.stderr) });

@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import type { Sampler } from '../model/types.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
+import { buildTrainer } from '../trainer/build.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
 import type { RunConfig } from './config.js';
 import type { RunServices } from './services.js';
@@ -14,7 +15,10 @@ interface SamplerClass {
  * native trainer. Each part is looked up in its component's module; a part that is missing
  * from this checkout is a clear error, not a silent fallback.
  */
-export async function startRealServices(config: RunConfig): Promise<RunServices> {
+export async function startRealServices(config: RunConfig, options: { needsTrainer: boolean }): Promise<RunServices> {
+  // Instant when the trainer is built (setup.sh builds it); otherwise build it now, before any
+  // sampling, rather than in the middle of the first SDPO cell.
+  if (options.needsTrainer) await buildTrainer({ log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
   const LlamaSampler = await findPart<SamplerClass>('LlamaSampler', ['../model/index.js', '../model/sampler.js', '../model/llama-sampler.js']);
   const grader = await DockerGrader.create({ concurrency: config.concurrency });
   let sampler: Sampler;

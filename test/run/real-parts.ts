@@ -10,7 +10,7 @@ import { STRATEGY_NAMES } from '../../src/strategies/index.js';
 
 export async function realServices(model: string, settings: Record<string, unknown>): Promise<RunServices> {
   const config = resolveConfig({ model, ...settings }, {}, STRATEGY_NAMES);
-  return startRealServices(config);
+  return startRealServices(config, { needsTrainer: true });
 }
 
 export type { Sampler };
