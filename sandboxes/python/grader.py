@@ -324,7 +324,7 @@ class Grading:
             self.finish(final=False)
 
     def kind_of(self, error):
-        if isinstance(error, TimeoutException):
+        if "timeoutexception" in repr(error).lower():  # LCB's own test for a timeout
             return "time_limit"
         if isinstance(error, MemoryError):
             return "memory_limit"
@@ -372,6 +372,9 @@ class Grading:
             self.channel.send({"t": "start", "i": index})
             try:
                 prediction, _ = run_functional_test(method, args, expected, timeout)
+                # Inside the try, as in LCB: a comparison that raises (a numpy array's
+                # truth value) is this test's runtime error.
+                equal = bool(prediction == expected)
             except Exception as e:
                 if extra_started is not None:
                     break
@@ -387,7 +390,7 @@ class Grading:
                 self.failing.append({"index": index, "input": clip(self.tests[index]["input"])})
                 self.fail(results, metadata, self.kind_of(e), e)
                 return
-            if prediction == expected:
+            if equal:
                 if extra_started is None:
                     results.append(True)
                 continue
@@ -482,27 +485,53 @@ class Grading:
         )
 
 
+# (object, attribute, original) for everything the guard disabled, so numpy can be imported late.
+GUARDED = []
+
+
 def reliability_guard():
     """LCB's reliability_guard (minus the memory rlimit: the container's cgroup bounds memory)."""
     import builtins
     import shutil
     import subprocess
 
+    def disable(obj, name):
+        GUARDED.append((obj, name, getattr(obj, name, None)))
+        setattr(obj, name, None)
+
     faulthandler.disable()
-    builtins.quit = None
+    disable(builtins, "quit")
     os.environ["OMP_NUM_THREADS"] = "1"
     for name in (
         "kill system putenv remove removedirs rmdir fchdir setuid fork forkpty killpg rename renames "
         "truncate replace unlink fchmod fchown chmod chown chroot lchflags lchmod lchown getcwd chdir"
     ).split():
-        setattr(os, name, None)
-    shutil.rmtree = None
-    shutil.move = None
-    shutil.chown = None
-    subprocess.Popen = None
-    builtins.help = None
+        disable(os, name)
+    for name in ("rmtree", "move", "chown"):
+        disable(shutil, name)
+    disable(subprocess, "Popen")
+    disable(builtins, "help")
     for name in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
         sys.modules[name] = None
+
+
+def import_numpy_unguarded(real_import):
+    """LCB's grader process imports numpy before its guard, so `import numpy` works in solutions
+    (numpy's own import needs os.putenv). Importing it up front costs ~0.1 s per attempt; instead
+    the first import of numpy runs with the guard briefly lifted."""
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and name.split(".")[0] == "numpy" and "numpy" not in sys.modules:
+            for obj, attr, original in GUARDED:
+                setattr(obj, attr, original)
+            try:
+                real_import("numpy")
+            finally:
+                for obj, attr, _ in GUARDED:
+                    setattr(obj, attr, None)
+        return real_import(name, globals, locals, fromlist, level)
+
+    return guarded_import
 
 
 def main():
@@ -518,6 +547,9 @@ def main():
     sys.set_int_max_str_digits(50000)
     signal.signal(signal.SIGALRM, on_alarm)
     reliability_guard()
+    import builtins
+
+    builtins.__import__ = import_numpy_unguarded(builtins.__import__)
     grading = Grading(job, channel)
     try:
         grading.run()

@@ -110,6 +110,13 @@ describe('verdicts and feedback on a functional (call-based) task', () => {
     expect(r.feedback).toBe("Runtime Error\nSyntaxError: expected ':'\nLine 2 in <module> (Solution.py)");
   });
 
+  it('a result whose comparison raises (a numpy array) is a runtime error of that test', async () => {
+    const code = 'import numpy as np\nclass Solution:\n    def add(self, a, b):\n        return np.array([a, b])\n';
+    const r = await grader.grade(ADD_TASK, { code });
+    expect(r).toMatchObject({ verdict: 'runtime_error', passed: 0, lcb: { error_code: -4, error_message: 'Runtime Error' } });
+    expect(r.feedback).toMatch(/^Runtime Error\nValueError: The truth value of an array with more than one element is ambiguous/);
+  });
+
   it('a missing method is a -4 testing error, as in LCB', async () => {
     const r = await grader.grade(ADD_TASK, { code: 'class Solution:\n    def plus(self, a, b):\n        return a + b\n' });
     expect(r.verdict).toBe('runtime_error');
@@ -175,9 +182,11 @@ describe('LiveCodeBench comparison rules', () => {
       'import builtins\nwith builtins.open(0) as f:\n    print(sum(map(int, f.read().split())))\n',
       // `from sys import stdin` is hoisted and binds the real stdin, whose readline LCB patches
       'from sys import stdin\na, b = map(int, stdin.readline().split())\nprint(a + b)\n',
+      // numpy (preloaded by LCB's grader) and sortedcontainers are importable despite the guard
+      'import numpy as np\nfrom sortedcontainers import SortedList\nprint(int(np.array(SortedList(map(int, input().split()))).sum()))\n',
     ];
     const results = await Promise.all(programs.map((code) => grader.grade(task, { code })));
-    expect(results.map((r) => r.verdict)).toEqual(['accepted', 'accepted', 'accepted', 'wrong_answer', 'accepted', 'accepted']);
+    expect(results.map((r) => r.verdict)).toEqual(['accepted', 'accepted', 'accepted', 'wrong_answer', 'accepted', 'accepted', 'accepted']);
   });
 
   it('the time limit is per test, re-armed for each; the first failing test decides', async () => {
