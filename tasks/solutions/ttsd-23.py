@@ -5,35 +5,39 @@ BITS = 20
 
 class Solution:
     def countQuietPairs(self, freqs: List[int], k: int) -> int:
-        # Binary trie over the earlier frequencies, with subtree counts. Walking k's bits from the
-        # top: where k has a 1, every earlier value whose XOR with x has a 0 there (same bit as x)
-        # is smaller than k below this point, so count that whole subtree and continue on the other side.
-        children = [[0, 0]]
+        # Binary trie over the earlier frequencies, with subtree counts (node 0 is the root; child
+        # index 0 means "absent"). Walking k's bits from the top: where k has a 1, every earlier value
+        # agreeing with x on this bit has XOR 0 here, hence XOR < k whatever follows: count that whole
+        # subtree, then continue on the side where the XOR bit equals k's bit.
+        zero = [0]
+        one = [0]
         counts = [0]
         pairs = 0
+        top_bits = range(BITS - 1, -1, -1)
         for x in freqs:
             node = 0
-            for bit in range(BITS - 1, -1, -1):
-                if node < 0:
-                    break
+            for bit in top_bits:
                 xb = (x >> bit) & 1
                 if (k >> bit) & 1:
-                    same = children[node][xb]
+                    same = one[node] if xb else zero[node]
                     if same:
                         pairs += counts[same]
-                    node = children[node][xb ^ 1] or -1
+                    node = zero[node] if xb else one[node]
                 else:
-                    node = children[node][xb] or -1
+                    node = one[node] if xb else zero[node]
+                if not node:
+                    break
             node = 0
             counts[0] += 1
-            for bit in range(BITS - 1, -1, -1):
-                xb = (x >> bit) & 1
-                nxt = children[node][xb]
+            for bit in top_bits:
+                children = one if (x >> bit) & 1 else zero
+                nxt = children[node]
                 if not nxt:
                     nxt = len(counts)
-                    children.append([0, 0])
+                    zero.append(0)
+                    one.append(0)
                     counts.append(0)
-                    children[node][xb] = nxt
+                    children[node] = nxt
                 node = nxt
                 counts[node] += 1
         return pairs
