@@ -39,6 +39,8 @@ export function registerTaskCommands(program: Command): void {
     .action(async (flags: SelectionFlags) => {
       const { tasks: selected, preset } = await loadTaskSet(taskSetOptions(flags));
       if (preset) for (const warning of preset.warnings) process.stderr.write(`ttsd: warning: ${warning}\n`);
+      // With --json the reading goes to stderr so stdout stays one JSON document.
+      if (preset && flags.json) process.stderr.write(`preset ${flags.preset}: ${preset.reading}\n`);
       if (flags.json) {
         process.stdout.write(JSON.stringify(selected.map(summary), null, 2) + '\n');
         return;
