@@ -3,6 +3,7 @@
  * grading job (the same grader program, the same solution and tests) runs through bare
  * `python3` on the host and through DockerGrader; then attempts/second at concurrency 1 and 2.
  */
+import os from 'node:os';
 import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import type { Task } from '../tasks/types.js';
@@ -20,6 +21,10 @@ export interface SandboxBench {
   throughput_attempts: number;
   tests_per_attempt: number;
   all_accepted: boolean;
+  /** Context for the figures: the machine's load while they were measured. */
+  cores: number;
+  load_avg_1m_before: number;
+  load_avg_1m_after: number;
 }
 
 const BENCH_TASK: Task = {
@@ -78,6 +83,7 @@ async function throughput(concurrency: number, attempts: number): Promise<{ perS
 }
 
 export async function benchSandbox(runs = 10, throughputAttempts = 12): Promise<SandboxBench> {
+  const loadBefore = os.loadavg()[0];
   const grader = await DockerGrader.create({ concurrency: 1 });
   const sandboxMs: number[] = [];
   const bareMs: number[] = [];
@@ -110,5 +116,8 @@ export async function benchSandbox(runs = 10, throughputAttempts = 12): Promise<
     throughput_attempts: throughputAttempts,
     tests_per_attempt: BENCH_TASK.publicTests.length,
     all_accepted: allAccepted && c1.accepted && c2.accepted,
+    cores: os.availableParallelism(),
+    load_avg_1m_before: round(loadBefore, 2),
+    load_avg_1m_after: round(os.loadavg()[0], 2),
   };
 }
