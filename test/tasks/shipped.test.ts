@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerGrader } from '../../src/sandbox/docker-grader.js';
+import { ownContainers } from '../../src/sandbox/engine.js';
 import { SHIPPED_TASKS_DIR, loadTasks } from '../../src/tasks/index.js';
 import type { Task } from '../../src/tasks/types.js';
 
@@ -69,6 +70,7 @@ describe('shipped solutions through the real Docker grader', () => {
   });
   afterAll(async () => {
     await grader?.close();
+    if (grader) expect(await ownContainers(grader.docker)).toEqual([]);
   });
 
   it(
