@@ -28,7 +28,7 @@ export interface SandboxLimits {
 }
 
 export const DEFAULT_LIMITS: SandboxLimits = {
-  memoryMb: 512,
+  memoryMb: 1024, // LCB sets no memory limit of its own; large private tests arrive as one JSON job
   pids: 64,
   cpus: 1,
   tmpfsMb: 16,

@@ -66,3 +66,16 @@ describe('ttsd sandbox doctor', () => {
     expect(exitCode).toBe(1);
   });
 });
+
+describe('ttsd bench sandbox', () => {
+  it('prints one JSON object with the side-by-side figures (values are not judged here)', async () => {
+    const { stdout, exitCode } = await ttsd(['bench', 'sandbox', '--json', '--runs', '2', '--attempts', '4']);
+    expect(exitCode).toBe(0);
+    const bench = JSON.parse(stdout);
+    for (const key of ['sandbox_ms_median', 'bare_ms_median', 'overhead_ms', 'attempts_per_s_c1', 'attempts_per_s_c2']) {
+      expect(typeof bench[key], key).toBe('number');
+    }
+    expect(bench.overhead_ms).toBeCloseTo(bench.sandbox_ms_median - bench.bare_ms_median, 0);
+    expect(bench.all_accepted).toBe(true);
+  });
+});
