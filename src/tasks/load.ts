@@ -54,8 +54,10 @@ async function loadTaskFile(file: string): Promise<{ task: Task; where: string }
   const out: { task: Task; where: string }[] = [];
   let lineNumber = 0;
   try {
-    for await (const line of lines) {
+    for await (let line of lines) {
       lineNumber++;
+      // Editors on some systems prepend a byte-order mark; it is not part of the JSON.
+      if (lineNumber === 1 && line.startsWith('\uFEFF')) line = line.slice(1);
       if (line.trim() === '') continue;
       const where = `${file}:${lineNumber}`;
       let record: unknown;

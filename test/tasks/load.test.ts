@@ -95,6 +95,11 @@ describe('loadTasks on the project format and directories', () => {
     expect(tasks[0].privateTests).toEqual([]);
   });
 
+  it('ignores a byte-order mark at the start of a file', async () => {
+    const [task] = await loadTasks(await writeLines(['\uFEFF' + JSON.stringify(record())]));
+    expect(task.id).toBe('echo');
+  });
+
   it('sorts file names naturally and reads zone-less dates as UTC', () => {
     expect(['test10.jsonl', 'test.jsonl', 'test2.jsonl'].sort(naturalCompare)).toEqual(['test.jsonl', 'test2.jsonl', 'test10.jsonl']);
     expect(dateMillis('2025-02-01')).toBe(Date.UTC(2025, 1, 1));
