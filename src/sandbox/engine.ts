@@ -15,6 +15,7 @@ export const GRADER_LABEL = 'ttsd.grader.sha256';
 export const SANDBOX_DIR = fileURLToPath(new URL('../../sandboxes/python/', import.meta.url));
 export const SETUP_SCRIPT = fileURLToPath(new URL('../../scripts/setup-docker.sh', import.meta.url));
 const PING_TIMEOUT_MS = 5_000;
+const FOREIGN_ORPHAN_AGE_S = 3600;
 
 /** sha256 of the grader program in this checkout: the image must carry the same one. */
 export function graderSha256(): string {
@@ -85,10 +86,12 @@ function processAlive(pid: number): boolean {
 export async function sweepOrphans(docker: Docker): Promise<number> {
   const containers = await docker.listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } });
   const host = os.hostname();
+  const nowSeconds = Date.now() / 1000;
   const orphans = containers.filter((c) => {
     const pid = Number(c.Labels[OWNER_PID_LABEL]);
-    const sameHost = c.Labels[OWNER_HOST_LABEL] === host;
-    return !sameHost || !Number.isInteger(pid) || (pid !== process.pid && !processAlive(pid));
+    // Another host sharing this engine: its processes cannot be checked, only the age helps.
+    if (c.Labels[OWNER_HOST_LABEL] !== host) return nowSeconds - c.Created > FOREIGN_ORPHAN_AGE_S;
+    return !Number.isInteger(pid) || (pid !== process.pid && !processAlive(pid));
   });
   await Promise.all(orphans.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
   return orphans.length;
