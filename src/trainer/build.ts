@@ -76,6 +76,23 @@ export async function buildTrainer(options: BuildOptions = {}): Promise<string> 
   if (existsSync(executable)) return executable;
 
   const libraryDir = join(cacheDir(), 'trainer', `lib-${await libraryBuildKey(options)}`);
+  // one builder at a time per library tree (tests of several parts may start trainers at once)
+  const release = await acquireLock(`${libraryDir}.lock`, log);
+  try {
+    if (existsSync(executable)) return executable; // built while we waited
+    return await buildLocked(options, libraryDir, dir, executable, log);
+  } finally {
+    release();
+  }
+}
+
+async function buildLocked(
+  options: BuildOptions,
+  libraryDir: string,
+  dir: string,
+  executable: string,
+  log: (line: string) => void,
+): Promise<string> {
   const llama = join(libraryDir, 'llama.cpp');
   const build = join(libraryDir, 'build');
   const ready = join(libraryDir, 'READY');
@@ -111,6 +128,46 @@ export async function buildTrainer(options: BuildOptions = {}): Promise<string> 
   renameSync(tmp, dir);
   log(`built ${executable}`);
   return executable;
+}
+
+/** A lock directory holding the owner's pid; a lock whose owner is gone is taken over. */
+async function acquireLock(lock: string, log: (line: string) => void): Promise<() => void> {
+  mkdirSync(dirname(lock), { recursive: true });
+  let announced = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number(readFileSafe(join(lock, 'pid')));
+    if (owner > 0 && !isAlive(owner)) {
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (!announced) log(`waiting for another trainer build (pid ${owner || '?'})`);
+    announced = true;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return ''; // the owner has created the lock but not yet written its pid
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function run(command: string, args: string[], cwd: string, log: (line: string) => void): Promise<void> {

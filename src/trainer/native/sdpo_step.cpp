@@ -141,17 +141,19 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
         throw std::invalid_argument("maxTokens too large for this vocabulary (flat gather indices are 32-bit)");
     }
 
+    // llama pads n_ctx to a multiple of 256 and opt_init needs n_ctx % n_batch == 0: use the padded size for both
+    const uint32_t n_train = (uint32_t) ((cfg.max_tokens + 255) / 256 * 256);
     llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = cfg.max_tokens;
-    cp.n_batch = cfg.max_tokens;  // a training sequence must be one ubatch
-    cp.n_ubatch = cfg.max_tokens;
+    cp.n_ctx = n_train;
+    cp.n_batch = n_train;  // a training sequence must be one ubatch
+    cp.n_ubatch = n_train;
     cp.n_seq_max = 1;
     cp.n_threads = cfg.threads;
     cp.n_threads_batch = cfg.threads;
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED; // FLASH_ATTN_EXT has no backward pass
     cp.no_perf = true;
     student_ctx = llama_init_from_model(model, cp);
-    cp.n_batch = std::min(cfg.max_tokens, 512);
+    cp.n_batch = std::min<uint32_t>(n_train, 512);
     cp.n_ubatch = cp.n_batch;
     teacher_ctx = llama_init_from_model(model, cp);
     if (!student_ctx || !teacher_ctx) throw std::invalid_argument("cannot create llama contexts (out of memory?)");
