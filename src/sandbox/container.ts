@@ -122,6 +122,8 @@ export async function runJob(
   limits: SandboxLimits,
   job: GraderJob,
   wallMs: number,
+  /** Receives the container's removal instead of awaiting it (frees a concurrency slot sooner). */
+  deferRemoval?: (removal: Promise<void>) => void,
 ): Promise<ContainerRun> {
   const started = performance.now();
   let container: Docker.Container;
@@ -222,6 +224,11 @@ export async function runJob(
   } finally {
     clearTimeout(watchdog);
     for (const timer of timers) clearTimeout(timer);
-    await container.remove({ force: true }).catch(() => {});
+    const removal = container.remove({ force: true }).then(
+      () => {},
+      () => {},
+    );
+    if (deferRemoval) deferRemoval(removal);
+    else await removal;
   }
 }

@@ -87,7 +87,15 @@ export class DockerGrader implements Grader {
     };
     // Loading the program and every test may each use the full per-test limit.
     const wallMs = (tests.length + 1) * timeout * 1000 + this.limits.startupMs + this.limits.graceMs;
-    const run = (await this.queue.add(() => runJob(this.docker, this.image, this.limits, job, wallMs)))!;
+    // The slot is free once the program has ended; the grade still waits for the container's
+    // removal, so nothing is left behind when it resolves.
+    let removal: Promise<void> = Promise.resolve();
+    const run = (await this.queue.add(() =>
+      runJob(this.docker, this.image, this.limits, job, wallMs, (pending) => {
+        removal = pending;
+      }),
+    ))!;
+    await removal;
     return gradeResultFrom(run, tests, Boolean(task.funcName), truncated);
   }
 
