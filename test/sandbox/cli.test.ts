@@ -1,4 +1,7 @@
 // `ttsd grade`, `ttsd sandbox doctor` and the Docker-down message, as a user runs them. ~10–20 s.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 
@@ -31,6 +34,17 @@ describe('ttsd grade', () => {
     ]);
     expect(exitCode).toBe(0);
     expect(stdout).toMatch(/^2833: wrong_answer \(0\/2 tests passed, \d+ ms\)\n\nTest Case 1: Wrong Answer\nInput\n/);
+  });
+
+  it('grades the last code block of a whole model response; refuses ambiguous input', async () => {
+    const dir = mkdtempSync(join(os.tmpdir(), 'ttsd-grade-'));
+    const response = join(dir, 'response.md');
+    writeFileSync(response, 'First try:\n```python\nprint(0)\n```\nFixed:\n```python\n' + readFileSync('tasks/solutions/ttsd-01.py', 'utf8') + '\n```\n');
+    const graded = await ttsd(['grade', '--tasks', 'tasks', '--id', 'ttsd-01', '--response', response, '--json']);
+    expect(JSON.parse(graded.stdout).verdict).toBe('accepted');
+    const both = await ttsd(['grade', '--tasks', 'tasks', '--id', 'ttsd-01', '--response', response, '--solution', response]);
+    expect(both.exitCode).toBe(2);
+    expect(both.stderr).toBe('ttsd: give exactly one of --solution FILE.py or --response FILE');
   });
 
   it('Docker not running: one clear line, non-zero exit', async () => {
