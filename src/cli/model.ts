@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { writeTinyModel, type TinyArch, type TinyShapeName, type TinyType } from '../model/tiny.js';
 import { modelInfo } from '../model/info.js';
+import { benchSampler } from '../model/bench.js';
 
 export function registerModelCommands(program: Command, bench: Command): void {
   const model = program.command('model').description('test models and model files');
@@ -54,7 +55,22 @@ export function registerModelCommands(program: Command, bench: Command): void {
       for (const [key, value] of Object.entries(info)) process.stdout.write(`${key}: ${value}\n`);
     });
 
-  void bench;
+  bench
+    .command('sampler')
+    .description('sampler tokens/s for 1 and G rollouts and its overhead vs a bare node-llama-cpp loop, in one run')
+    .requiredOption('--model <file>', 'GGUF model (e.g. from `ttsd model tiny --shape qwen2.5-0.5b --type q8_0`)')
+    .option('--g <n>', 'parallel rollouts', integer, 4)
+    .option('--tokens <n>', 'tokens per rollout', integer, 128)
+    .option('--threads <n>', 'CPU threads', integer)
+    .option('--repeats <n>', 'paired runs (the ratio is their median)', integer, 3)
+    .option('--seed <n>', 'sampling seed', integer, 1)
+    .option('--json', 'print one JSON object')
+    .action(async (o: { model: string; g: number; tokens: number; threads?: number; repeats: number; seed: number; json?: boolean }) => {
+      if (o.g < 1 || o.tokens < 1 || o.repeats < 1) throw new UserError('--g, --tokens and --repeats must be positive');
+      const result = await benchSampler({ model: o.model, g: o.g, tokens: o.tokens, repeats: o.repeats, seed: o.seed, ...(o.threads !== undefined && { threads: o.threads }) });
+      if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else for (const [key, value] of Object.entries(result)) process.stdout.write(`${key}: ${value}\n`);
+    });
 }
 
 function integer(value: string): number {
