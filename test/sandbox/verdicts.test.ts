@@ -189,6 +189,12 @@ describe('LiveCodeBench comparison rules', () => {
     expect(results.map((r) => r.verdict)).toEqual(['accepted', 'accepted', 'accepted', 'wrong_answer', 'accepted', 'accepted', 'accepted']);
   });
 
+  it('a stdin program of nothing but imports fails to load, as LCB’s body-less wrapper does', async () => {
+    const r = await grader.grade(stdinTask([['1\n', '1\n']]), { code: 'import sys\nfrom math import gcd\n' });
+    expect(r.verdict).toBe('runtime_error');
+    expect(r.lcb.error_message).toMatch(/^Error during testing: expected an indented block after function definition/);
+  });
+
   it('the time limit is per test, re-armed for each; the first failing test decides', async () => {
     const task = stdinTask([
       ['1\n', '1\n'],
