@@ -22,7 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 step "npm dependencies"
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# npm install, not npm ci: the lock file leaves out other platforms' optional node-llama-cpp
+# binaries, which npm ci treats as out of sync; install still honours the locked versions.
+npm install --no-audit --no-fund
 
 step "docker engine + sandbox image"
 bash scripts/setup-docker.sh
