@@ -33,6 +33,19 @@ export interface TrainExample {
   masked: boolean; // no teacher signal: contributes zero loss, still counted in the mean
 }
 
+/**
+ * What one step computes (src/trainer/native, docs/sdpo.md). For each unmasked rollout i with
+ * response y (|y| tokens) and each response position t:
+ *   S_t = the student's top-K ids (full-vocabulary log-softmax, K = topK; 'sampled_token': {y_t});
+ *   log p = student log-probs at S_t, p⊥ = 1e-7 + max(0, 1 − 1e-7 − Σ p)   (in the loss graph, f32);
+ *   log q = teacher log-probs at S_t, log q⊥ = log1p(−Σ q), or log 1e-7 when Σ q ≥ 1 − 1e-7 (host, f64);
+ *   D_t = reverse_kl: Σ p (log p − log q) + p⊥ (log p⊥ − log q⊥); forward_kl: Σ q (log q − log p) + tail;
+ *         jsd(α): m = (1−α)p + αq, (1−α) KL(p‖m) + α KL(q‖m) over S_t + tail; sampled_token: ½ (log p − log q)².
+ *   loss = Σ_i (1/B) (1/|y_i|) Σ_t D_t with B = batch size including masked rollouts (they add 0).
+ * The update uses the gradient of that loss w.r.t. the student's LoRA tensors (teacher constant).
+ * klBefore/klAfter are the reverse-KL value of that loss before and after the update, at the same
+ * ids and teacher values (f64 on the host).
+ */
 export interface TrainStepResult {
   step: number; // 1-based optimizer step count
   loss: number;
