@@ -3,6 +3,7 @@ import { UserError } from '../errors.js';
 import { writeTinyModel, type TinyArch, type TinyShapeName, type TinyType } from '../model/tiny.js';
 import { modelInfo } from '../model/info.js';
 import { benchSampler } from '../model/bench.js';
+import { DEFAULT_LORA_TARGETS, writeLoraAdapter } from '../model/lora.js';
 
 export function registerModelCommands(program: Command, bench: Command): void {
   const model = program.command('model').description('test models and model files');
@@ -40,6 +41,21 @@ export function registerModelCommands(program: Command, bench: Command): void {
         `wrote ${info.path}: ${r.arch} ${r.shape} ${r.type}, ${r.layers} layers, hidden ${r.hidden}, heads ${r.heads}/${r.kvHeads}, ffn ${r.ffn}, ` +
           `vocab ${info.vocabSize}, ${info.tensors} tensors, ${(info.bytes / 2 ** 20).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
       );
+    });
+
+  model
+    .command('lora')
+    .description('write a random LoRA adapter for a model (llama.cpp layout), for tests and experiments')
+    .requiredOption('--base <file>', 'the model GGUF the adapter is for')
+    .requiredOption('--out <file>', 'output adapter GGUF (use a new name for every version)')
+    .option('--rank <n>', 'LoRA rank', integer, 8)
+    .option('--alpha <x>', 'LoRA alpha (scale = alpha / rank)', number, 16)
+    .option('--std <x>', 'std of B (0 = the usual no-op initialisation)', number, 0.1)
+    .option('--seed <n>', 'seed', integer, 1)
+    .option('--targets <list>', 'comma-separated weights to adapt', DEFAULT_LORA_TARGETS.join(','))
+    .action((o: { base: string; out: string; rank: number; alpha: number; std: number; seed: number; targets: string }) => {
+      const info = writeLoraAdapter({ ...o, targets: o.targets.split(',').map((t) => t.trim()).filter(Boolean) });
+      process.stdout.write(`wrote ${info.path}: ${info.pairs} A/B pairs, rank ${info.rank}, alpha ${info.alpha}\n`);
     });
 
   model

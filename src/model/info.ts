@@ -6,6 +6,8 @@ import { readGguf } from '../gguf/reader.js';
 export interface ModelInfo {
   file: string;
   architecture: string;
+  /** general.type: model or adapter. */
+  type: string;
   name: string | null;
   layers: number | null;
   hidden: number | null;
@@ -40,6 +42,7 @@ export async function modelInfo(file: string): Promise<ModelInfo> {
   return {
     file,
     architecture: arch,
+    type: str('general.type') ?? 'model',
     name: str('general.name'),
     layers: num(`${arch}.block_count`),
     hidden: num(`${arch}.embedding_length`),

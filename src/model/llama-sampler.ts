@@ -13,7 +13,7 @@ import type { ControlledEvaluateInputItem, Llama, LlamaContext, LlamaContextSequ
 import { UserError } from '../errors.js';
 import { readGguf } from '../gguf/reader.js';
 import { ChatTemplate } from './chat-template.js';
-import { lastFencedBlock } from './code.js';
+import { extractCode } from '../feedback/index.js';
 import { Rng } from './random.js';
 import { firstLine, llamaLogMark, llamaLogsSince, loadLlamaModel, type LoadModelOptions } from './runtime.js';
 import type { ChatMessage, Rollout, SampleOptions, Sampler, ScoredResponse } from './types.js';
@@ -106,7 +106,7 @@ export class LlamaSampler implements Sampler {
     return this.model.detokenize(tokens as Token[]);
   }
 
-  async sample(messages: ChatMessage[], options: SampleOptions & { logprobs?: boolean }): Promise<Rollout[]> {
+  async sample(messages: ChatMessage[], options: SampleOptions): Promise<Rollout[]> {
     this.checkOpen();
     checkSampleOptions(options);
     const prompt = this.template.render(messages);
@@ -185,7 +185,7 @@ export class LlamaSampler implements Sampler {
     this.currentAdapter = adapter;
   }
 
-  private async rollout(seq: LlamaContextSequence, prompt: Token[], options: SampleOptions & { logprobs?: boolean }, seed: number): Promise<Rollout> {
+  private async rollout(seq: LlamaContextSequence, prompt: Token[], options: SampleOptions, seed: number): Promise<Rollout> {
     const started = performance.now();
     await seq.clearHistory();
     const tokens: Token[] = [];
@@ -216,7 +216,7 @@ export class LlamaSampler implements Sampler {
     const text = this.model.detokenize(visible);
     return {
       text,
-      code: lastFencedBlock(text),
+      code: extractCode(text),
       promptTokens: [...prompt],
       responseTokens: [...tokens],
       logprobs,

@@ -11,6 +11,8 @@ export interface SampleOptions {
   topP: number;
   topK: number;
   maxTokens: number;
+  /** Record Rollout.logprobs (default true); false leaves them empty and skips their cost. */
+  logprobs?: boolean;
 }
 
 /** One sampled response with everything the trainer and the report need. */

@@ -9,6 +9,7 @@ import type { LlamaModel, Token } from 'node-llama-cpp';
 import { UserError } from '../../src/errors.js';
 import { GgufMetadata, writeGguf } from '../../src/gguf/writer.js';
 import { TensorType } from '../../src/gguf/constants.js';
+import { readGguf } from '../../src/gguf/reader.js';
 import { LlamaSampler } from '../../src/model/llama-sampler.js';
 import { writeLoraAdapter } from '../../src/model/lora.js';
 import { generationMessages, SYSTEM_MESSAGE } from '../../src/prompts/index.js';
@@ -32,6 +33,15 @@ async function referenceLogprobs(model: LlamaModel, lora: string | null, prompt:
   } finally {
     await context.dispose();
   }
+}
+
+/** A copy of a model (same tensors, byte for byte) whose end-of-sequence token is `eos`. */
+function copyWithEos(from: string, to: string, eos: number): void {
+  const file = readGguf(from);
+  const meta = new GgufMetadata();
+  for (const kv of file.kv.values()) meta.add({ key: kv.key, type: kv.type as never, itemType: kv.itemType as never, value: kv.value as never });
+  meta.u32('tokenizer.ggml.eos_token_id', eos);
+  writeGguf(to, meta, file.tensors.map((t) => ({ name: t.name, shape: t.dims, type: t.type as never, data: file.readTensorBytes(t.name) })));
 }
 
 const maxAbsDiff = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
@@ -114,6 +124,25 @@ describe('LlamaSampler (qwen2 tiny)', () => {
       for (let k = 1; k < 5; k++) expect(top.logprobs[k]!).toBeLessThanOrEqual(top.logprobs[k - 1]!);
       expect(top.logprobs.reduce((s, l) => s + Math.exp(l), 0)).toBeLessThan(1);
     });
+  });
+
+  it('stops at an end-of-generation token: finishReason stop, token and logprob recorded, not in the text', async () => {
+    const [greedy] = await sampler.sample(messages, { ...SETTINGS, n: 1, temperature: 0, maxTokens: 6 });
+    const eos = greedy!.responseTokens[3]!;
+    const k = greedy!.responseTokens.indexOf(eos);
+    const path = join(dir, 'eos-model.gguf');
+    copyWithEos(modelPath, path, eos); // same weights: greedy decoding is unchanged until it meets its EOS
+    const stopping = await LlamaSampler.load({ model: path, ...LOAD, sequences: 1 });
+    try {
+      const [r] = await stopping.sample(messages, { ...SETTINGS, n: 1, temperature: 0, maxTokens: 6 });
+      expect(r!.finishReason).toBe('stop');
+      expect(r!.responseTokens).toEqual(greedy!.responseTokens.slice(0, k + 1));
+      expect(r!.logprobs).toHaveLength(k + 1);
+      expect(maxAbsDiff(r!.logprobs, greedy!.logprobs.slice(0, k + 1))).toBeLessThan(1e-3);
+      expect(r!.text).toBe(stopping.model.detokenize(greedy!.responseTokens.slice(0, k) as Token[]));
+    } finally {
+      await stopping.dispose();
+    }
   });
 
   it('refuses a prompt + max tokens beyond the context size', async () => {
