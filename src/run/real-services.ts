@@ -7,7 +7,7 @@ import type { RunConfig } from './config.js';
 import type { RunServices } from './services.js';
 
 interface SamplerClass {
-  load(options: { model: string; threads: number; contextSize: number }): Promise<Sampler>;
+  load(options: { model: string; threads: number; contextSize: number; sequences: number }): Promise<Sampler>;
 }
 
 /**
@@ -18,12 +18,15 @@ interface SamplerClass {
 export async function startRealServices(config: RunConfig, options: { needsTrainer: boolean }): Promise<RunServices> {
   // Instant when the trainer is built (setup.sh builds it); otherwise build it now, before any
   // sampling, rather than in the middle of the first SDPO cell.
-  if (options.needsTrainer) await buildTrainer({ log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
+  // (TTSD_TRAINER_EXE: a development build NativeTrainer uses instead of the cached one.)
+  if (options.needsTrainer && !process.env.TTSD_TRAINER_EXE) await buildTrainer({ log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
   const LlamaSampler = await findPart<SamplerClass>('LlamaSampler', ['../model/index.js', '../model/sampler.js', '../model/llama-sampler.js']);
   const grader = await DockerGrader.create({ concurrency: config.concurrency });
   let sampler: Sampler;
   try {
-    sampler = await LlamaSampler.load({ model: config.model, threads: config.threads, contextSize: config.contextSize });
+    // Up to 8 rollouts decode in one batch (more queue for a slot): each slot holds a full
+    // context's KV cache, so more slots trade memory for throughput.
+    sampler = await LlamaSampler.load({ model: config.model, threads: config.threads, contextSize: config.contextSize, sequences: Math.min(config.rollouts, 8) });
   } catch (error) {
     await grader.close();
     throw error;

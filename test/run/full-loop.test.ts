@@ -1,6 +1,6 @@
 /**
  * The full search loop with the real parts: a tiny random-weight model through node-llama-cpp,
- * the Docker sandbox and the native SDPO trainer, on a shipped task. ~1–3 min on 2 busy cores.
+ * the Docker sandbox and the native SDPO trainer, on a shipped task. ~3–4 min on 2 busy cores.
  *
  * 1. `ttsd run` end to end as a user runs it (the random model never writes a program).
  * 2. In process, with the real sampler's responses rewritten at chosen generations into a wrong
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, Rollout, Sampler, SampleOptions } from '../../src/model/types.js';
+import { FEEDBACK_HEADER, REPROMPT_TAIL } from '../../src/prompts/index.js';
 import { resolveConfig } from '../../src/run/config.js';
 import { historyFromEvents } from '../../src/run/history.js';
 import { runSearch } from '../../src/run/loop.js';
@@ -45,15 +46,15 @@ beforeAll(async () => {
 describe('full loop, real parts', () => {
   it('`ttsd run` searches a shipped task with all three strategies and logs the contract events', async () => {
     const out = path.join(tmp, 'cli-run');
-    const args = ['bin/ttsd.js', 'run', '--model', model, '--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,multi-turn,sdpo', '--budget', '6', '--seeds', '1', '--out', out];
+    const args = ['bin/ttsd.js', 'run', '--model', model, '--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,multi-turn,sdpo', '--budget', '4', '--seeds', '1', '--out', out];
     for (const [key, value] of Object.entries(SMALL)) args.push(`--${key}`, String(value));
     const { stdout } = await execFileAsync('node', args, { cwd: root, timeout: 600_000 });
-    expect(stdout).toContain(`${out}: 18 generations over 3 cells`);
+    expect(stdout).toContain(`${out}: 12 generations over 3 cells`);
     const events = readLog(out);
-    expect(events[0]).toMatchObject({ type: 'run', budget: 6, strategies: ['best-of-k', 'multi-turn', 'sdpo'], seeds: [0], tasks: ['ttsd-01'], rollouts: 2, lr: 1e-4 });
+    expect(events[0]).toMatchObject({ type: 'run', budget: 4, strategies: ['best-of-k', 'multi-turn', 'sdpo'], seeds: [0], tasks: ['ttsd-01'], rollouts: 2, lr: 1e-4 });
     for (const strategy of ['best-of-k', 'multi-turn', 'sdpo']) {
       const attempts = events.filter((e) => e.type === 'attempt' && e.strategy === strategy);
-      expect(attempts.map((a) => a.k).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(attempts.map((a) => a.k).sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
       for (const a of attempts) {
         expect(a).toMatchObject({ task: 'ttsd-01', seed: 0, step: Math.ceil(a.k / 2), private_reward: 0 });
         expect(a.tokens).toBeGreaterThan(0);
@@ -61,9 +62,9 @@ describe('full loop, real parts', () => {
         expect(typeof a.verdict).toBe('string');
       }
     }
-    // SDPO trains after steps 1 and 2 (not after the last) and samples with each new adapter.
+    // SDPO trains after step 1 (not after the last) and samples step 2 with the new adapter.
     const steps = events.filter((e) => e.type === 'train_step');
-    expect(steps.map((s) => s.step)).toEqual([1, 2]);
+    expect(steps.map((s) => s.step)).toEqual([1]);
     for (const s of steps) {
       expect(Number.isFinite(s.loss) && Number.isFinite(s.kl_before) && Number.isFinite(s.kl_after) && Number.isFinite(s.grad_norm)).toBe(true);
       expect(fs.existsSync(s.adapter)).toBe(true);
@@ -74,8 +75,8 @@ describe('full loop, real parts', () => {
     expect(events.at(-2)).toMatchObject({ type: 'utilisation' });
     expect(events.at(-2)!.sampler).toBeGreaterThan(0);
     expect(events.at(-2)!.trainer).toBeGreaterThan(0);
-    expect(events.at(-1)).toMatchObject({ type: 'run_done', attempts: 18 });
-  });
+    expect(events.at(-1)).toMatchObject({ type: 'run_done', attempts: 12 });
+  }, 600_000);
 
   it('real programs through the real sandbox: feedback drives multi-turn and SDPO, a correct program is a discovery that stops its cell', async () => {
     const tasks = selectTasks(await loadTasks(path.join(root, 'tasks')), { ids: ['ttsd-01'] });
@@ -121,13 +122,15 @@ describe('full loop, real parts', () => {
     const multiTurnPrompts = rewriting.calls.filter((c) => c.seed === stepSeed('ttsd-01', 'multi-turn', 0, 3));
     expect(multiTurnPrompts).toHaveLength(1);
     const lastUser = multiTurnPrompts[0].messages.at(-1)!.content;
-    expect(lastUser.match(/Wrong Answer/g)?.length).toBe(4);
+    const earlier = attempts.filter((a) => a.strategy === 'multi-turn' && a.step < 3).sort((a, b) => a.k - b.k);
+    expect(earlier).toHaveLength(4);
+    expect(lastUser).toContain(FEEDBACK_HEADER + earlier.map((a) => a.feedback).join('\n\n') + REPROMPT_TAIL);
     // SDPO trained once, on feedback teacher contexts, and sampled step 2 with the new adapter.
     const trained = events.filter((e) => e.type === 'train_step');
     expect(trained).toHaveLength(1);
     expect(trained[0]).toMatchObject({ strategy: 'sdpo', step: 1, masked: 0 });
     expect(attempts.filter((a) => a.strategy === 'sdpo' && a.step === 2).every((a) => a.adapter === trained[0].adapter)).toBe(true);
-  });
+  }, 600_000);
 });
 
 /** The real sampler, with each response's text replaced by a fenced program chosen per generation. */
