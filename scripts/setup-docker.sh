@@ -9,13 +9,13 @@
 #   4. `docker build` sandboxes/python/Dockerfile FROM that base, adding the grader; the image is
 #      labelled with the grader's sha256 so ttsd can tell a stale image from a current one.
 # Every step is skipped when its result already exists. Fails loudly (non-zero, one clear line).
+# The image is ttsd-sandbox-python:g<first 12 hex of sha256(grader.py)> (TTSD_SANDBOX_IMAGE overrides).
 # Options: --force (rebuild the image even if current), --registry (build FROM debian:bookworm-slim
 # through a registry instead of the offline rootfs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 TTSD_CACHE=${TTSD_CACHE:-$HOME/.cache/ttsd}
-IMAGE=${TTSD_SANDBOX_IMAGE:-ttsd-sandbox-python:latest}
 DOCKERD_LOG=${TTSD_DOCKERD_LOG:-/var/log/ttsd-dockerd.log}
 SUITE=bookworm
 PACKAGES=python3,python3-numpy,python3-sortedcontainers
@@ -58,6 +58,9 @@ say "engine up: $(docker version --format '{{.Server.Version}} ({{.Server.Os}})'
 
 # --- 3+4. image --------------------------------------------------------------------------------
 grader_sha=$(sha256sum sandboxes/python/grader.py | cut -c1-64)
+# Tagged by the grader's hash: checkouts with different graders (a CI clone, a colleague's tree)
+# share one engine without overwriting each other's image. :latest follows the newest build.
+IMAGE=${TTSD_SANDBOX_IMAGE:-ttsd-sandbox-python:g${grader_sha:0:12}}
 current=$(docker image inspect --format '{{ index .Config.Labels "ttsd.grader.sha256" }}' "$IMAGE" 2>/dev/null || true)
 if [ "$force" = 0 ] && [ "$current" = "$grader_sha" ]; then
   say "image $IMAGE is current"
@@ -97,7 +100,7 @@ fi
 
 say "docker build $IMAGE FROM $base"
 DOCKER_BUILDKIT=0 docker build --quiet --network="$build_network" --build-arg "BASE=$base" \
-  --label "ttsd.grader.sha256=$grader_sha" -t "$IMAGE" sandboxes/python >/dev/null 2>/tmp/ttsd-docker-build.log || { cat /tmp/ttsd-docker-build.log >&2; die "docker build failed"; }
+  --label "ttsd.grader.sha256=$grader_sha" -t "$IMAGE" -t ttsd-sandbox-python:latest sandboxes/python >/dev/null 2>/tmp/ttsd-docker-build.log || { cat /tmp/ttsd-docker-build.log >&2; die "docker build failed"; }
 # Earlier builds of the image, now untagged, only take disk space.
 docker image prune -f --filter "label=ttsd.grader.sha256" >/dev/null 2>&1 || true
 out=$(echo '{"selftest": true}' | docker run --rm -i --network=none "$IMAGE" 2>&1) || die "image self-test failed: $out"

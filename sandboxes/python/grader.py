@@ -114,15 +114,16 @@ class Capturing(list):
         sys.stdout = self._stdout
 
 
-def exception_info(error, line_offset):
-    """Type, message and the solution's own frames (innermost last) for the feedback."""
+def exception_info(error, line_of):
+    """Type, message and the solution's own frames (innermost last) for the feedback, with line
+    numbers mapped back to the submitted code by `line_of`."""
     frames = []
     for frame in traceback.extract_tb(error.__traceback__):
         if frame.filename == SOLUTION_FILE and frame.lineno is not None:
             name = "<module>" if frame.name == "wrapped_function" else frame.name
-            frames.append({"line": frame.lineno - line_offset, "name": name})
+            frames.append({"line": line_of(frame.lineno), "name": name})
     if isinstance(error, SyntaxError) and error.filename == SOLUTION_FILE and error.lineno:
-        frames.append({"line": error.lineno - line_offset, "name": "<module>"})
+        frames.append({"line": line_of(error.lineno), "name": "<module>"})
     message = error.msg if isinstance(error, SyntaxError) else str(error)
     return {"type": type(error).__name__, "message": message, "frames": frames[-3:]}
 
@@ -210,7 +211,9 @@ def compare_stdout(prediction, expected):
 
 
 def stdin_program(code):
-    """LCB's clean_if_name + make_function, as a syntax tree keeping the original line numbers."""
+    """LCB's clean_if_name + make_function: the exact text LCB execs (the same text compiles to
+    the same bytecode, down to CPython's line-dependent quirks), plus a map from its line numbers
+    back to the submitted code's, for the feedback."""
     tree = ast.parse(code)  # a SyntaxError here: LCB execs the raw code, which fails the same way
     body = tree.body
     if body and isinstance(body[-1], ast.If):
@@ -223,37 +226,63 @@ def stdin_program(code):
         args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
         body=others,
         decorator_list=[],
-        lineno=1,
+        lineno=-1,
     )
-    module = ast.Module(body=imports + [function], type_ignores=[])
-    ast.fix_missing_locations(module)
-    # LCB's "class Solution" test looks at the transformed source text (comments gone).
-    transformed_text = ast.unparse(module)
-    if not others:
-        # Nothing but imports: LCB's unparsed text ends in a body-less def, which fails to compile.
-        compile(IMPORT_PRELUDE + "\n" + transformed_text, SOLUTION_FILE, "exec")
-    return module, transformed_text
+    text = IMPORT_PRELUDE + "\n" + ast.unparse(imports) + "\n" + ast.unparse(function)
+    return text, imports + [function]
+
+
+def line_mapper(text, original_statements):
+    """Maps line numbers of LCB's unparsed text to the submitted code's: re-parse the text and
+    walk it alongside the original tree (unparse keeps the structure); unmatched lines take the
+    nearest mapped line above them."""
+    mapping = {}
+    try:
+        parsed = ast.parse(text).body
+        parsed = parsed[len(parsed) - len(original_statements) :]
+        for new, old in zip(ast.walk(ast.Module(parsed, [])), ast.walk(ast.Module(original_statements, []))):
+            if type(new) is not type(old):
+                break
+            if getattr(new, "lineno", None) and getattr(old, "lineno", 0) > 0:
+                mapping.setdefault(new.lineno, old.lineno)
+    except Exception:
+        pass
+
+    def line_of(line):
+        candidates = [k for k in mapping if k <= line]
+        return mapping[max(candidates)] if candidates else line
+
+    return line_of
+
+
+def identity(line):
+    return line
 
 
 def load_program(code, functional, timeout):
-    """LCB's compile_code: exec under the alarm, Solution() when the text says class Solution."""
+    """LCB's compile_code: exec under the alarm, Solution() when the text says class Solution.
+    Returns the loaded object and the line mapping for tracebacks."""
+    line_of = identity
     arm(timeout)
     try:
         module = ModuleType("tmp_sol", "")
         if functional:
             text = IMPORT_PRELUDE + "\n\n" + code
-            exec(text, module.__dict__)
+            line_of = lambda line: line - FUNCTIONAL_LINE_OFFSET  # noqa: E731
         else:
             try:
-                tree, text = stdin_program(code)
+                text, statements = stdin_program(code)
+                line_of = line_mapper(text, statements)
             except SyntaxError:
-                compile(code, SOLUTION_FILE, "exec")  # re-raises a syntax error of the code itself...
-                raise  # ...else the body-less def's own error, as LCB reports it
-            exec(IMPORT_PRELUDE, module.__dict__)
-            exec(compile(tree, SOLUTION_FILE, "exec"), module.__dict__)
+                text = code  # LCB falls back to the raw code, which fails to compile the same way
+        try:
+            exec(text, module.__dict__)
+        except BaseException as error:
+            error.ttsd_line_of = line_of
+            raise
         if "class Solution" in text:
-            return module.Solution()
-        return module
+            return module.Solution(), line_of
+        return module, line_of
     finally:
         disarm()
 
@@ -308,7 +337,7 @@ class Grading:
         self.timeout = float(job.get("timeout", 6))
         self.wanted_cases = int(job.get("feedback_cases", 2))
         self.extra_seconds = float(job.get("extra_seconds", 2))
-        self.line_offset = FUNCTIONAL_LINE_OFFSET if self.func_name else 0
+        self.line_of = identity  # LCB's line numbers → the submitted code's (set when loaded)
         self.results = []
         self.metadata = None
         self.failing = []  # cases for the feedback (the decisive one first)
@@ -320,7 +349,7 @@ class Grading:
         self.metadata = metadata
         self.kind = kind
         if error is not None:
-            self.exception = exception_info(error, self.line_offset)
+            self.exception = exception_info(error, getattr(error, "ttsd_line_of", self.line_of))
         if kind == "wrong_answer":
             # The verdict is decided; report it now, so that a crash while looking for a second
             # failing case (OOM kill, segfault) cannot turn it into another verdict.
@@ -340,7 +369,7 @@ class Grading:
             if functional:
                 inputs = [[json.loads(line) for line in t["input"].split("\n")] for t in self.tests]
                 outputs = [json.loads(t["output"]) for t in self.tests]
-            compiled = load_program(self.code, functional, self.timeout)
+            compiled, self.line_of = load_program(self.code, functional, self.timeout)
         except Exception as e:
             self.fail([-4], {"error_code": -4, "error_message": f"Error during testing: {e}"}, self.kind_of(e), e)
             return

@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { submissionFromResponse } from '../feedback/extract.js';
 import { benchSandbox } from '../sandbox/bench.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
-import { checkDaemon, connect, DEFAULT_IMAGE, imageState, SETUP_SCRIPT } from '../sandbox/engine.js';
+import { checkDaemon, connect, defaultImage, imageState, SETUP_SCRIPT } from '../sandbox/engine.js';
 import type { GradeResult, Submission } from '../sandbox/types.js';
 import { loadTask } from '../tasks/index.js';
 import type { TestSelection } from '../tasks/types.js';
@@ -123,8 +123,9 @@ async function doctor(): Promise<number> {
   );
   report(running, 'Docker engine running', 'bash scripts/setup-docker.sh');
   if (!running) return problems;
-  const image = await imageState(docker, DEFAULT_IMAGE);
-  report(image.state === 'current', `sandbox image ${DEFAULT_IMAGE} (${image.state})`, 'ttsd sandbox build');
+  const imageName = defaultImage();
+  const image = await imageState(docker, imageName);
+  report(image.state === 'current', `sandbox image ${imageName} (${image.state})`, 'ttsd sandbox build');
   if (image.state !== 'current') return problems;
   const grader = await DockerGrader.create({ concurrency: 1 });
   try {

@@ -8,7 +8,7 @@ import PQueue from 'p-queue';
 import { UserError } from '../errors.js';
 import type { Task, TestCase, TestSelection } from '../tasks/types.js';
 import { DEFAULT_LIMITS, runJob, type SandboxLimits } from './container.js';
-import { checkDaemon, checkImage, connect, DEFAULT_IMAGE, sweepOrphans } from './engine.js';
+import { checkDaemon, checkImage, connect, defaultImage, sweepOrphans } from './engine.js';
 import { newNonce, type GraderJob } from './protocol.js';
 import type { GradeOptions, GradeResult, Grader, Submission } from './types.js';
 import { formatErrorResult, gradeResultFrom } from './verdict.js';
@@ -52,7 +52,7 @@ export class DockerGrader implements Grader {
   /** Checks the daemon and the image, sweeps orphaned containers of dead ttsd processes. */
   static async create(options: DockerGraderOptions = {}): Promise<DockerGrader> {
     const docker = connect(options.socketPath);
-    const image = options.image ?? DEFAULT_IMAGE;
+    const image = options.image ?? defaultImage();
     await checkDaemon(docker);
     await checkImage(docker, image);
     await sweepOrphans(docker);

@@ -10,7 +10,6 @@ import Docker from 'dockerode';
 import { UserError } from '../errors.js';
 import { OWNER_HOST_LABEL, OWNER_PID_LABEL, SANDBOX_LABEL } from './container.js';
 
-export const DEFAULT_IMAGE = process.env.TTSD_SANDBOX_IMAGE ?? 'ttsd-sandbox-python:latest';
 export const GRADER_LABEL = 'ttsd.grader.sha256';
 export const SANDBOX_DIR = fileURLToPath(new URL('../../sandboxes/python/', import.meta.url));
 export const SETUP_SCRIPT = fileURLToPath(new URL('../../scripts/setup-docker.sh', import.meta.url));
@@ -20,6 +19,14 @@ const FOREIGN_ORPHAN_AGE_S = 3600;
 /** sha256 of the grader program in this checkout: the image must carry the same one. */
 export function graderSha256(): string {
   return createHash('sha256').update(readFileSync(`${SANDBOX_DIR}grader.py`)).digest('hex');
+}
+
+/**
+ * The image for this checkout's grader: tagged by the grader's hash (as setup-docker.sh builds
+ * it), so checkouts with different graders sharing one engine never overwrite each other.
+ */
+export function defaultImage(): string {
+  return process.env.TTSD_SANDBOX_IMAGE ?? `ttsd-sandbox-python:g${graderSha256().slice(0, 12)}`;
 }
 
 export function connect(socketPath?: string): Docker {

@@ -62,7 +62,7 @@ describe('ttsd sandbox build', () => {
   it('is a no-op when engine and image are current (setup-docker.sh skips finished work)', async () => {
     const { stdout, exitCode } = await ttsd(['sandbox', 'build']);
     expect(exitCode).toBe(0);
-    expect(stdout).toMatch(/setup-docker: image ttsd-sandbox-python:latest is current/);
+    expect(stdout).toMatch(/setup-docker: image ttsd-sandbox-python:g[0-9a-f]{12} is current/);
   });
 });
 

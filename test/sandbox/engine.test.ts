@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { containerOptions, DEFAULT_LIMITS, OWNER_PID_LABEL } from '../../src/sandbox/container.js';
 import { DockerGrader } from '../../src/sandbox/docker-grader.js';
-import { connect, DEFAULT_IMAGE, GRADER_LABEL, ownContainers, sweepOrphans } from '../../src/sandbox/engine.js';
+import { connect, defaultImage, GRADER_LABEL, ownContainers, sweepOrphans } from '../../src/sandbox/engine.js';
 import { stdinTask } from './helpers.js';
 
 const docker = connect();
@@ -35,7 +35,7 @@ describe('clear errors when a part is missing', () => {
   });
 
   it('image built from another grader.py', async () => {
-    const container = await docker.createContainer({ Image: DEFAULT_IMAGE, Cmd: ['true'] });
+    const container = await docker.createContainer({ Image: defaultImage(), Cmd: ['true'] });
     const tag = `stale-${process.pid}`;
     try {
       await container.commit({ repo: 'ttsd-test-stale', tag, changes: `LABEL ${GRADER_LABEL}=0000` });
@@ -52,7 +52,7 @@ describe('clear errors when a part is missing', () => {
 describe('orphaned containers', () => {
   it('containers of dead ttsd processes are swept, those of live ones are kept', async () => {
     const deadPid = spawnSync('true').pid!; // has exited by now
-    const options = containerOptions(DEFAULT_IMAGE, DEFAULT_LIMITS);
+    const options = containerOptions(defaultImage(), DEFAULT_LIMITS);
     const orphan = await docker.createContainer({ ...options, Labels: { ...options.Labels, [OWNER_PID_LABEL]: String(deadPid) } });
     const mine = await docker.createContainer(options);
     try {
