@@ -54,7 +54,11 @@ if ! docker version >/dev/null 2>&1; then
   for _ in $(seq 300); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
   docker version >/dev/null 2>&1 || { tail -n 20 "$DOCKERD_LOG" >&2; die "dockerd did not come up within 30 s (log: $DOCKERD_LOG)"; }
 fi
-say "engine up: $(docker version --format '{{.Server.Version}} ({{.Server.Os}})') driver $(docker info --format '{{.Driver}}')"
+driver=$(docker info --format '{{.Driver}}')
+say "engine up: $(docker version --format '{{.Server.Version}} ({{.Server.Os}})') driver $driver"
+if [ "$driver" = vfs ]; then
+  echo "setup-docker: warning: storage driver vfs makes every sandbox start take seconds; overlay2 or fuse-overlayfs is needed for speed" >&2
+fi
 
 # --- 3+4. image --------------------------------------------------------------------------------
 grader_sha=$(sha256sum sandboxes/python/grader.py | cut -c1-64)
