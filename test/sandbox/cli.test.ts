@@ -83,7 +83,7 @@ describe('ttsd sandbox doctor', () => {
 
 describe('ttsd bench sandbox', () => {
   it('prints one JSON object with the side-by-side figures (values are not judged here)', async () => {
-    const { stdout, exitCode } = await ttsd(['bench', 'sandbox', '--json', '--runs', '2', '--attempts', '4']);
+    const { stdout, exitCode } = await ttsd(['bench', 'sandbox', '--json', '--runs', '1', '--attempts', '2']);
     expect(exitCode).toBe(0);
     const bench = JSON.parse(stdout);
     for (const key of ['sandbox_ms_median', 'bare_ms_median', 'overhead_ms', 'attempts_per_s_c1', 'attempts_per_s_c2']) {
