@@ -21,9 +21,12 @@ tasks instantiate `Solution` when the code says "class Solution", json-decode ea
 one argument, turn a tuple result into a list and compare with ==; a per-test alarm re-armed per
 test; codes -2 (wrong answer), -3 (time limit), -4 (runtime error, also compile failures); the
 first failing test decides. Strings in the LCB metadata are truncated to 300 chars as LCB does.
-One deliberate difference: the stdin program is compiled from the transformed syntax tree with
-its original line numbers (LCB compiles ast.unparse() of the same tree), so tracebacks point at
-the solution's own lines.
+The program text exec'd is byte for byte LCB's (even line numbers change CPython 3.11's
+bytecode, e.g. whether an alarm inside `while True: pass` can be caught), and tracebacks are
+mapped back to the submitted lines for the feedback. Beyond LCB: after a wrong answer a few more
+tests run (briefly) to find a second failing case for the feedback; LCB's verdict is kept.
+Known difference: SystemExit from call-based code is a -4 testing error here, while it kills
+LCB's worker process (its harness then reports a global timeout).
 """
 
 import ast
