@@ -196,7 +196,7 @@ export async function runJob(
       void streamEnded.then(() => {
         const check = setTimeout(() => {
           if (exitSeen) return;
-          pingWithin(docker, 3_000).catch((error) => reject(error));
+          pingWithin(docker, 10_000).catch((error) => reject(error));
         }, 2_000);
         timers.push(check);
       });

@@ -97,7 +97,7 @@ describe('the daemon going away mid-run', () => {
       const error = await outcome;
       expect(error).toBeInstanceOf(UserError);
       expect(error.message).toMatch(/^lost the Docker daemon while grading/);
-      expect(performance.now() - cut).toBeLessThan(5_000);
+      expect(performance.now() - cut).toBeLessThan(15_000);
     } finally {
       server.close();
     }
