@@ -5,6 +5,7 @@
  * kept in F32 so that the only difference from the reference is llama.cpp's f32 arithmetic.
  */
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from 'node-llama-cpp';
+import { logSoftmaxInPlace } from './model.js';
 
 export interface LlamaRow {
   /** The row's top-K token ids by logit, best first. */
@@ -64,6 +65,48 @@ export async function llamaRows(
       const lse = max + Math.log(next.totalLogitWeight);
       const sorted = [...entries].sort((a, b) => b[1] - a[1]);
       return { topIds: sorted.slice(0, topK).map(([id]) => id), logProbs: new Map(entries.map(([id, l]) => [id, l - lse])) };
+    });
+  } finally {
+    await context.dispose();
+  }
+}
+
+/**
+ * Full-vocabulary log-softmax rows computed by llama.cpp, normalised in float64 (as the native
+ * trainer does), with the KV cache in `kvCache` precision: F16 is llama.cpp's default, so this
+ * reproduces what a llama_decode-based scorer with default context parameters sees.
+ */
+export async function llamaLogSoftmaxRows(
+  model: LlamaModel,
+  adapterPath: string | undefined,
+  tokens: number[],
+  rows: number[],
+  kvCache: 'F16' | 'F32',
+): Promise<Float64Array[]> {
+  const context = await model.createContext({
+    contextSize: 256,
+    batchSize: 256,
+    threads: 2,
+    flashAttention: false,
+    experimentalKvCacheKeyType: kvCache,
+    experimentalKvCacheValueType: kvCache,
+    ...(adapterPath ? { lora: { adapters: [{ filePath: adapterPath, scale: 1 }] } } : {}),
+  });
+  try {
+    const sequence = context.getSequence();
+    const wanted = new Set(rows);
+    const input = tokens.map((token, pos) => (wanted.has(pos) ? ([token, { generateNext: { logits: true } }] as [number, object]) : token));
+    const results = await sequence.controlledEvaluate(input as Parameters<typeof sequence.controlledEvaluate>[0]);
+    return rows.map((pos) => {
+      const logits = results[pos]?.next?.logits;
+      if (!logits) throw new Error(`node-llama-cpp returned no logits at ${pos}`);
+      // logits: true gives every token of the vocabulary
+      const row = new Float64Array(logits.size);
+      for (const [id, l] of logits) {
+        if (id >= row.length) throw new Error(`node-llama-cpp returned a partial vocabulary at ${pos}`);
+        row[id] = l;
+      }
+      return logSoftmaxInPlace(row);
     });
   } finally {
     await context.dispose();

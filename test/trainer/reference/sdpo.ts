@@ -52,20 +52,28 @@ export function teacherTargets(
 ): TeacherTargets {
   const ls = studentLogSoftmax(model, student, ex);
   const lt = model.logSoftmaxRows([...ex.teacherPrompt, ...ex.response], responseRows(ex.teacherPrompt.length, ex.response.length), teacher);
+  return targetsFromRows(ls, lt, ex.response, topK);
+}
+
+/**
+ * Teacher targets from full-vocabulary log-softmax rows of the student (which fix the top-K ids)
+ * and of the teacher (whatever computed them: the reference, or llama.cpp to emulate a trainer).
+ */
+export function targetsFromRows(student: Float64Array[], teacher: Float64Array[], response: number[], topK: number): TeacherTargets {
   const ids: number[][] = [];
   const lq: number[][] = [];
   const lqTail: number[] = [];
   const lqToken: number[] = [];
   const topKGap: number[] = [];
-  ls.forEach((row, t) => {
+  student.forEach((row, t) => {
     const top = topIds(row, topK + 1);
     const rowIds = top.slice(0, topK);
     ids.push(rowIds);
     topKGap.push(row[top[topK - 1]] - row[top[topK]]);
-    const q = rowIds.map((id) => lt[t][id]);
+    const q = rowIds.map((id) => teacher[t][id]);
     lq.push(q);
-    lqTail.push(Math.log1p(-q.reduce((s, l) => s + Math.exp(l), 0)));
-    lqToken.push(lt[t][ex.response[t]]);
+    lqTail.push(Math.log1p(-q.reduce((sum, l) => sum + Math.exp(l), 0)));
+    lqToken.push(teacher[t][response[t]]);
   });
   return { ids, lq, lqTail, lqToken, topKGap };
 }

@@ -1,0 +1,243 @@
+/**
+ * Gradient check of the REAL native SDPO trainer against the independent float64 reference
+ * (test/trainer/reference/): for every divergence, one plain-SGD step (lr 1, no weight decay, no
+ * clip) from a known adapter with nonzero A and B on an F32 tiny qwen2 (3 layers, LoRA on
+ * attn_q/k/v/output and ffn_gate/up/down in every layer), a batch whose teacher prompts differ
+ * from the student prompts and which holds one masked rollout. Then
+ *  (a) the trainer's loss equals the reference loss,
+ *  (b) grad = init − new equals central finite differences of the reference loss on one A and one
+ *      B entry of EVERY LoRA pair (42 entries: all projections, all layers, attn_k/attn_v included),
+ *  (c) a batch where every rollout is masked moves nothing: gradient exactly zero.
+ * And, to tell a wrong backward pass from imprecise teacher scoring: (d) the trainer's loss and
+ * gradient equal the reference's for the teacher log-probs it actually used, either exact (F32
+ * scoring) or as llama.cpp computes them with its default F16 KV cache (emulated through
+ * node-llama-cpp). (a)/(b) fail and (d) passes when only the teacher scoring is imprecise.
+ * ~2–3 min on 2 busy cores (finite differences ~1 min, then one trainer process per
+ * divergence); the trainer build itself is done by setup (`ttsd trainer build`) and cached.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NativeTrainer } from '../../src/trainer/native-trainer.js';
+import type { TrainerConfig, TrainExample, TrainStepResult } from '../../src/trainer/types.js';
+import { tinyModel } from '../helpers/models.js';
+import { ALL_LORA_TARGETS, Rng, writeLoraFixture } from './reference/fixtures.js';
+import { LoraAdapter, type LoraEntry } from './reference/lora.js';
+import { ReferenceModel } from './reference/model.js';
+import { llamaLogSoftmaxRows, loadLlamaModel } from './reference/llama-scores.js';
+import { batchLosses, responseRows, studentLogSoftmax, targetsFromRows, teacherTargets, type LossSpec, type TeacherTargets } from './reference/sdpo.js';
+
+const RANK = 4;
+const ALPHA = 8;
+const TOP_K = 5;
+const FD_STEP = 1e-4;
+const SPECS: LossSpec[] = [
+  { divergence: 'reverse_kl', jsdAlpha: 0.5 },
+  { divergence: 'forward_kl', jsdAlpha: 0.5 },
+  { divergence: 'jsd', jsdAlpha: 0.5 },
+  { divergence: 'sampled_token', jsdAlpha: 0.5 },
+];
+
+const dir = mkdtempSync(join(tmpdir(), 'ttsd-gradcheck-'));
+const initAdapter = join(dir, 'init.gguf');
+let modelPath: string;
+let init: LoraAdapter;
+let entries: LoraEntry[];
+let batch: TrainExample[];
+/** Reference loss per spec and finite-difference gradients [spec][entry], for one teacher scoring. */
+interface ReferenceResult {
+  teacher: string;
+  loss: number[];
+  grad: number[][];
+}
+let exact: ReferenceResult;
+let f16Teacher: ReferenceResult;
+
+function tokens(rng: Rng, n: number): number[] {
+  return Array.from({ length: n }, () => 1000 + rng.int(150_000));
+}
+
+beforeAll(async () => {
+  modelPath = await tinyModel({ arch: 'qwen2', layers: 3 });
+  writeLoraFixture(modelPath, initAdapter, { rank: RANK, alpha: ALPHA, targets: ALL_LORA_TARGETS, seed: 5, bStd: 0.2 });
+  init = LoraAdapter.read(initAdapter);
+  expect(init.pairs.size).toBe(3 * ALL_LORA_TARGETS.length);
+
+  const rng = new Rng(2024);
+  const studentA = tokens(rng, 6);
+  const studentB = tokens(rng, 5);
+  batch = [
+    // Teacher contexts: the student prompt with "feedback" inserted, as the real teacher context is built.
+    { studentPrompt: studentA, teacherPrompt: [...studentA.slice(0, 4), ...tokens(rng, 4), ...studentA.slice(4)], response: tokens(rng, 8), masked: false },
+    { studentPrompt: tokens(rng, 4), teacherPrompt: tokens(rng, 7), response: tokens(rng, 6), masked: true },
+    { studentPrompt: studentB, teacherPrompt: [...studentB, ...tokens(rng, 3)], response: tokens(rng, 7), masked: false },
+  ];
+
+  // One A and one B entry of every LoRA pair, at seeded positions.
+  entries = [];
+  for (const pair of init.pairs.values()) {
+    entries.push({ weight: pair.weight, matrix: 'a', index: rng.int(pair.a.length) });
+    entries.push({ weight: pair.weight, matrix: 'b', index: rng.int(pair.b.length) });
+  }
+
+  const reference = ReferenceModel.load(modelPath);
+  // Teacher = the same base + the teacher adapter, which equals the student's at the first step.
+  const targets: (TeacherTargets | undefined)[] = batch.map((ex) => (ex.masked ? undefined : teacherTargets(reference, init, init, ex, TOP_K)));
+  for (const t of targets) {
+    // The trainer picks its own top-K ids (f32, possibly through an F16 KV cache, whose logit
+    // errors reach ~5e-3 here): the test needs no near ties at the K-th place.
+    if (t) expect(Math.min(...t.topKGap)).toBeGreaterThan(5e-3);
+  }
+  exact = referenceResult('exact float64', reference, targets);
+
+  // The same teacher as llama.cpp scores it with an F16 KV cache (llama.cpp's default).
+  const llamaModel = await loadLlamaModel(modelPath);
+  try {
+    const emulated: (TeacherTargets | undefined)[] = [];
+    for (const [i, ex] of batch.entries()) {
+      if (ex.masked) {
+        emulated.push(undefined);
+        continue;
+      }
+      const rows = responseRows(ex.teacherPrompt.length, ex.response.length);
+      const teacherRows = await llamaLogSoftmaxRows(llamaModel, initAdapter, [...ex.teacherPrompt, ...ex.response], rows, 'F16');
+      const emulatedTargets = targetsFromRows(studentLogSoftmax(reference, init, ex), teacherRows, ex.response, TOP_K);
+      expect(emulatedTargets.ids).toEqual(targets[i]!.ids);
+      emulated.push(emulatedTargets);
+    }
+    f16Teacher = referenceResult('teacher scored with an F16 KV cache', reference, emulated);
+  } finally {
+    await llamaModel.dispose();
+  }
+}, 600_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function referenceResult(teacher: string, reference: ReferenceModel, targets: (TeacherTargets | undefined)[]): ReferenceResult {
+  const grad: number[][] = SPECS.map(() => []);
+  for (const entry of entries) {
+    const plus = batchLosses(reference, init.perturbed(entry, FD_STEP), batch, targets, SPECS);
+    const minus = batchLosses(reference, init.perturbed(entry, -FD_STEP), batch, targets, SPECS);
+    SPECS.forEach((_, s) => grad[s].push((plus[s] - minus[s]) / (2 * FD_STEP)));
+  }
+  return { teacher, loss: batchLosses(reference, init, batch, targets, SPECS), grad };
+}
+
+interface GradientComparison {
+  median: number;
+  worst: number;
+  scale: number;
+  report: string;
+  rows: { entry: LoraEntry; fd: number; trained: number; rel: number }[];
+}
+
+/** The trainer's gradient (init − new, lr 1) against finite differences, entry by entry. */
+function compareGradients(fd: number[], stepped: LoraAdapter): GradientComparison {
+  const scale = Math.max(...fd.map(Math.abs));
+  // Relative to max(|g|, floor): the new adapter is f32, so init − new carries ~1e-8 absolute
+  // rounding, which the floor keeps from dominating the smallest gradients.
+  const floor = Math.max(1e-3 * scale, 1e-7);
+  const rows = entries.map((entry, i) => {
+    const trained = init.get(entry) - stepped.get(entry);
+    return { entry, fd: fd[i], trained, rel: Math.abs(trained - fd[i]) / Math.max(Math.abs(fd[i]), floor) };
+  });
+  const rels = rows.map((r) => r.rel).sort((a, b) => a - b);
+  const report = [...rows]
+    .sort((a, b) => b.rel - a.rel)
+    .slice(0, 8)
+    .map((r) => `  ${describeEntry(r.entry)}: fd ${r.fd.toExponential(4)} trainer ${r.trained.toExponential(4)} rel ${r.rel.toExponential(2)}`)
+    .join('\n');
+  return { median: rels[Math.floor(rels.length / 2)], worst: rels[rels.length - 1], scale, report, rows };
+}
+
+function relative(got: number, want: number): number {
+  return Math.abs(got - want) / Math.abs(want);
+}
+
+function describeEntry(e: LoraEntry): string {
+  return `${e.weight.replace('.weight', '')} ${e.matrix.toUpperCase()}[${e.index}]`;
+}
+
+describe.each(SPECS.map((spec, index) => ({ ...spec, index })))('native trainer vs float64 reference: $divergence', (spec) => {
+  let trainer: NativeTrainer;
+  let result: TrainStepResult;
+  let stepped: LoraAdapter;
+
+  beforeAll(async () => {
+    const config: TrainerConfig = {
+      model: modelPath,
+      stateDir: join(dir, `state-${spec.divergence}`),
+      loraRank: RANK,
+      loraAlpha: ALPHA,
+      loraTargets: ALL_LORA_TARGETS,
+      lr: 1,
+      weightDecay: 0,
+      gradClip: 0,
+      divergence: spec.divergence,
+      jsdAlpha: spec.jsdAlpha,
+      topK: TOP_K,
+      teacher: 'ema',
+      ema: 0.01,
+      threads: 2,
+      seed: 1,
+      optimizer: 'sgd',
+      initAdapter,
+    };
+    trainer = await NativeTrainer.start(config);
+    result = await trainer.step(batch);
+    stepped = LoraAdapter.read(result.adapterPath);
+  }, 300_000);
+
+  afterAll(async () => {
+    await trainer?.close();
+  });
+
+  it('reports the loss of the SDPO definition (rel. error ≤ 1e-4)', () => {
+    expect(result.skipped).toBe(false);
+    const want = exact.loss[spec.index];
+    expect(want).toBeGreaterThan(1e-3);
+    expect(relative(result.loss, want), `trainer ${result.loss}, reference ${want}`).toBeLessThan(1e-4);
+  });
+
+  it('takes the gradient of the SDPO definition on every projection of every layer (median ≤ 1e-3, worst ≤ 1e-2)', () => {
+    const c = compareGradients(exact.grad[spec.index], stepped);
+    console.log(
+      `gradcheck ${spec.divergence} vs ${exact.teacher}: loss rel ${relative(result.loss, exact.loss[spec.index]).toExponential(2)}; ` +
+        `${c.rows.length} entries, |g| max ${c.scale.toExponential(2)}, median rel ${c.median.toExponential(2)}, worst ${c.worst.toExponential(2)}\n${c.report}`,
+    );
+    // Not vacuous: the gradient reaches every projection (the K/V bug left attn_k/attn_v at 0).
+    for (const proj of ALL_LORA_TARGETS) {
+      const inProj = c.rows.filter((r) => r.entry.weight.includes(`.${proj}.`));
+      expect(Math.max(...inProj.map((r) => Math.abs(r.fd))), proj).toBeGreaterThan(1e-3 * c.scale);
+      expect(Math.max(...inProj.map((r) => Math.abs(r.trained))), proj).toBeGreaterThan(1e-3 * c.scale);
+    }
+    expect(c.median, c.report).toBeLessThanOrEqual(1e-3);
+    expect(c.worst, c.report).toBeLessThanOrEqual(1e-2);
+  });
+
+  it('has an exact backward pass for the teacher log-probs it used (F32- or F16-KV-scored)', () => {
+    // Whichever teacher scoring the trainer's loss matches, its gradient must match that one tightly.
+    const candidates = [exact, f16Teacher].map((ref) => ({ ref, lossRel: relative(result.loss, ref.loss[spec.index]) }));
+    const { ref, lossRel } = candidates.reduce((a, b) => (b.lossRel < a.lossRel ? b : a));
+    const c = compareGradients(ref.grad[spec.index], stepped);
+    console.log(
+      `gradcheck ${spec.divergence} vs ${ref.teacher}: loss rel ${lossRel.toExponential(2)}; median rel ${c.median.toExponential(2)}, worst ${c.worst.toExponential(2)}`,
+    );
+    expect(lossRel, `closest teacher scoring: ${ref.teacher}`).toBeLessThan(2e-5);
+    expect(c.median, `${ref.teacher}\n${c.report}`).toBeLessThanOrEqual(2e-4);
+    expect(c.worst, `${ref.teacher}\n${c.report}`).toBeLessThanOrEqual(1e-2);
+  });
+
+  it('gives exactly zero gradient when every rollout is masked', async () => {
+    const allMasked = batch.map((ex) => ({ ...ex, masked: true }));
+    const next = await trainer.step(allMasked);
+    const after = LoraAdapter.read(next.adapterPath);
+    expect(next.loss).toBe(0);
+    for (const [weight, pair] of stepped.pairs) {
+      const moved = after.pairs.get(weight)!;
+      expect(Buffer.from(moved.a.buffer).equals(Buffer.from(pair.a.buffer)), `${weight} A`).toBe(true);
+      expect(Buffer.from(moved.b.buffer).equals(Buffer.from(pair.b.buffer)), `${weight} B`).toBe(true);
+    }
+  });
+});
