@@ -4,6 +4,7 @@
  * alternate (bare, harness, ...) and the ratio is the median of paired ratios, so a noisy shared
  * CPU moves both sides of a pair alike.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import { generationMessages } from '../prompts/index.js';
 import { DEFAULT_FLASH_ATTENTION, LlamaSampler, rolloutSeed } from './llama-sampler.js';
@@ -34,6 +35,11 @@ export interface SamplerBenchResult {
   overhead_ratio_1: number;
   /** Harness without the logprob pass: the cost of the harness itself. */
   overhead_ratio_no_logprobs: number;
+  /** The same ratios in process CPU time, which other processes on a shared machine do not inflate. */
+  overhead_ratio_cpu: number;
+  overhead_ratio_no_logprobs_cpu: number;
+  load_average: number;
+  cores: number;
   batch_speedup: number;
 }
 
@@ -60,10 +66,11 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
   try {
     const messages = generationMessages(QUESTION);
     const prompt = (await sampler.renderPrompt(messages)) as Token[];
-    const harness = async (n: number, logprobs: boolean) => {
+    const harness = async (n: number, logprobs: boolean): Promise<Run> => {
       const started = performance.now();
+      const cpu = process.cpuUsage();
       const rollouts = await sampler.sample(messages, { n, seed: o.seed, maxTokens: o.tokens, logprobs, ...SETTINGS });
-      return { ms: performance.now() - started, tokens: rollouts.reduce((s, r) => s + r.responseTokens.length, 0) };
+      return { ms: performance.now() - started, cpuMs: cpuMs(cpu), tokens: rollouts.reduce((s, r) => s + r.responseTokens.length, 0) };
     };
     const bareSequences = Array.from({ length: o.g }, () => bareContext.getSequence());
     const bare = (n: number) => bareLoop(sampler, bareSequences.slice(0, n), prompt, o);
@@ -82,6 +89,7 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
     }
     const tokS = (rs: Run[]) => median(rs.map((r) => (r.tokens / r.ms) * 1000));
     const ratio = (a: Run[], b: Run[]) => median(a.map((r, i) => r.ms / b[i]!.ms));
+    const cpuRatio = (a: Run[], b: Run[]) => median(a.map((r, i) => r.cpuMs / b[i]!.cpuMs));
     return {
       model: o.model,
       g: o.g,
@@ -96,6 +104,10 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
       overhead_ratio: round(ratio(runs.hG, runs.bareG), 3),
       overhead_ratio_1: round(ratio(runs.h1, runs.bare1), 3),
       overhead_ratio_no_logprobs: round(ratio(runs.hGnolp, runs.bareG), 3),
+      overhead_ratio_cpu: round(cpuRatio(runs.hG, runs.bareG), 3),
+      overhead_ratio_no_logprobs_cpu: round(cpuRatio(runs.hGnolp, runs.bareG), 3),
+      load_average: round(loadavg()[0]!, 2),
+      cores: availableParallelism(),
       batch_speedup: round(tokS(runs.hG) / tokS(runs.h1), 3),
     };
   } finally {
@@ -106,12 +118,20 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
 
 interface Run {
   ms: number;
+  /** CPU time of the whole process (llama.cpp's threads included): robust to other load. */
+  cpuMs: number;
   tokens: number;
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
 }
 
 /** The reference: plain node-llama-cpp, n sequences evaluating concurrently, nothing recorded. */
 async function bareLoop(sampler: LlamaSampler, sequences: LlamaContextSequence[], prompt: Token[], o: SamplerBenchOptions): Promise<Run> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const counts = await Promise.all(
     sequences.map(async (seq, i) => {
       await seq.clearHistory();
@@ -123,7 +143,7 @@ async function bareLoop(sampler: LlamaSampler, sequences: LlamaContextSequence[]
       return count;
     }),
   );
-  return { ms: performance.now() - started, tokens: counts.reduce((a, b) => a + b, 0) };
+  return { ms: performance.now() - started, cpuMs: cpuMs(cpu), tokens: counts.reduce((a, b) => a + b, 0) };
 }
 
 function median(xs: number[]): number {

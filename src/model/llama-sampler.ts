@@ -21,7 +21,11 @@ import type { ChatMessage, Rollout, SampleOptions, Sampler, ScoredResponse } fro
 export interface LlamaSamplerOptions extends LoadModelOptions {
   /** A local GGUF path or an `hf:` URI (downloaded once into the cache dir). */
   model: string;
-  /** CPU threads for evaluation (default: node-llama-cpp's choice, all cores). */
+  /**
+   * CPU threads for evaluation (default: $TTSD_THREADS, else node-llama-cpp's choice: all cores).
+   * On a CPU shared with other busy processes use fewer: llama.cpp's threads spin-wait for each
+   * other, and a descheduled one stalls every step.
+   */
   threads?: number;
   /** Tokens per sequence: prompt + response must fit (default 4096). */
   contextSize?: number;
@@ -50,6 +54,8 @@ export class LlamaSampler implements Sampler {
   private pool!: SequencePool;
   private currentAdapter: string | null = null;
   private disposed = false;
+  /** Set while setAdapter() swaps contexts: new work waits for it, in-flight work finishes first. */
+  private switching: Promise<void> | null = null;
 
   private constructor(
     readonly llama: Llama,
@@ -66,7 +72,7 @@ export class LlamaSampler implements Sampler {
         contextSize: options.contextSize ?? 4096,
         sequences: options.sequences ?? 8,
         flashAttention: options.flashAttention ?? DEFAULT_FLASH_ATTENTION,
-        threads: options.threads,
+        threads: options.threads ?? threadsFromEnv(),
         batchSize: options.batchSize,
       });
       await sampler.openContext(null);
@@ -111,13 +117,16 @@ export class LlamaSampler implements Sampler {
     checkSampleOptions(options);
     const prompt = this.template.render(messages);
     this.checkFits(prompt.length, options.maxTokens, 'the prompt');
+    // No await before the slots are requested (unless a switch is under way): work requested
+    // before a setAdapter() call is queued on the old context ahead of the switch.
+    const pool = this.switching ? await this.currentPool() : this.pool;
     return Promise.all(
       Array.from({ length: options.n }, async (_, i) => {
-        const seq = await this.pool.acquire();
+        const seq = await pool.acquire();
         try {
           return await this.rollout(seq, prompt, options, rolloutSeed(options.seed, i));
         } finally {
-          this.pool.release(seq);
+          pool.release(seq);
         }
       }),
     );
@@ -127,36 +136,56 @@ export class LlamaSampler implements Sampler {
     this.checkOpen();
     if (promptTokens.length === 0) throw new UserError('score: the prompt must have at least one token');
     this.checkFits(promptTokens.length, responseTokens.length, 'prompt + response');
-    const seq = await this.pool.acquire();
+    const pool = this.switching ? await this.currentPool() : this.pool;
+    const seq = await pool.acquire();
     try {
       await seq.clearHistory();
       if (promptTokens.length > 1) await seq.evaluateWithoutGeneratingNewTokens(promptTokens.slice(0, -1) as Token[]);
       return await this.scoreContinuation(seq, promptTokens.at(-1)!, responseTokens, options.topK ?? 0);
     } finally {
-      this.pool.release(seq);
+      pool.release(seq);
     }
   }
 
   async setAdapter(path: string | null): Promise<void> {
     this.checkOpen();
     const next = path === null ? null : resolve(path);
-    if (next === this.currentAdapter) return;
     if (next !== null) checkAdapterFile(next, this.model);
-    await this.pool.drain(); // in-flight work finishes on the old context first
+    while (this.switching) await this.switching;
+    if (next === this.currentAdapter) return;
+    const switched = this.switchContext(next);
+    this.switching = switched.catch(() => {});
+    try {
+      await switched;
+    } finally {
+      this.switching = null;
+    }
+  }
+
+  private async switchContext(next: string | null): Promise<void> {
+    const oldPool = this.pool;
+    await oldPool.drain(); // in-flight and already queued work finishes on the old context first
     const previous = { context: this.context, adapter: this.currentAdapter };
     try {
       await this.openContext(next);
     } catch (error) {
-      this.pool.undrain();
+      oldPool.undrain();
       throw error;
     }
     await previous.context.dispose();
-    if (previous.adapter !== null) await releaseAdapter(this.model, previous.adapter);
+    if (previous.adapter !== null && previous.adapter !== next) await releaseAdapter(this.model, previous.adapter);
+  }
+
+  /** The sequence pool of the current context, once any adapter switch has finished. */
+  private async currentPool(): Promise<SequencePool> {
+    while (this.switching) await this.switching;
+    return this.pool;
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    while (this.switching) await this.switching;
     await this.pool.drain();
     await this.context.dispose();
     await this.model.dispose(); // frees every adapter loaded into it too
@@ -273,6 +302,14 @@ export class LlamaSampler implements Sampler {
   private checkOpen(): void {
     if (this.disposed) throw new Error('LlamaSampler used after dispose()');
   }
+}
+
+function threadsFromEnv(): number | undefined {
+  const value = process.env.TTSD_THREADS;
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`TTSD_THREADS must be a positive integer, got ${value}`);
+  return n;
 }
 
 function checkSampleOptions(o: SampleOptions): void {

@@ -189,6 +189,20 @@ describe('LlamaSampler (qwen2 tiny)', () => {
     expect(maxAbsDiff(back[0]!.logprobs, base[0]!.logprobs)).toBeLessThan(1e-6);
   });
 
+  it('an adapter switch lets in-flight rollouts finish on the old weights and applies to work after it', async () => {
+    const lora = join(dir, 'lora-c-v3.gguf');
+    writeLoraAdapter({ base: modelPath, out: lora, rank: 4, std: 0.5, seed: 3 });
+    const base = await sampler.sample(messages, { ...SETTINGS, n: 2, maxTokens: 6 });
+    const during = sampler.sample(messages, { ...SETTINGS, n: 2, maxTokens: 6 });
+    const switching = sampler.setAdapter(lora);
+    const after = sampler.sample(messages, { ...SETTINGS, n: 2, maxTokens: 6 });
+    const [inFlight, , adapted] = await Promise.all([during, switching, after]);
+    expect(inFlight.map((r) => r.responseTokens)).toEqual(base.map((r) => r.responseTokens));
+    const ref = await referenceLogprobs(sampler.model, lora, adapted[0]!.promptTokens, adapted[0]!.responseTokens);
+    expect(maxAbsDiff(adapted[0]!.logprobs, ref)).toBeLessThan(1e-3);
+    await sampler.setAdapter(null);
+  });
+
   it('rejects adapter files that are not LoRA adapters for this model', async () => {
     await expect(sampler.setAdapter(join(dir, 'missing.gguf'))).rejects.toThrow(/cannot open GGUF file/);
     await expect(sampler.setAdapter(modelPath)).rejects.toThrow(/not a LoRA adapter/);
