@@ -10,6 +10,7 @@ import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
 import { OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
 import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
 import { historyFromEvents, type RunHistory } from '../run/history.js';
+import { benchSearch } from '../run/bench.js';
 import { runSearch } from '../run/loop.js';
 import { progressFor } from '../run/progress.js';
 import { startRealServices } from '../run/real-services.js';
@@ -31,7 +32,40 @@ export function registerRunCommands(program: Command): void {
     if (options.resume !== undefined) await resumeRun(String(options.resume), options);
     else await startRun(options);
   });
+
+  const bench = program.commands.find((c) => c.name() === 'bench');
+  if (!bench) return;
+  const search = bench
+    .command('search')
+    .description('the same short search with cells run one at a time and interleaved, side by side: wall-time ratio and utilisation')
+    .option('--config <file.json>', 'settings as JSON (keys = flag names); flags win')
+    .option('--compare <n>', 'interleaved cells to compare against 1 (default: --parallel-cells, else 2)')
+    .option('--json', 'print JSON');
+  for (const spec of OPTION_SPECS) search.addOption(new Option(spec.flag, spec.description));
+  search.action(async (options: Record<string, unknown>) => {
+    const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES);
+    const compare = options.compare === undefined ? (options.parallelCells === undefined ? 2 : config.parallelCells) : Number(options.compare);
+    if (!Number.isInteger(compare) || compare < 2) throw new UserError(`--compare must be an integer ≥ 2, got ${String(options.compare)}`);
+    const tasks = await selectRunTasks(config);
+    checkModel(config.model);
+    const services = await startRealServices(config, { needsTrainer: config.strategies.some((name) => strategyByName(name)!.needsTrainer) });
+    try {
+      const [one, many] = await benchSearch(config, tasks, services, [1, compare]);
+      const ratio = Math.round((one.wallMs / many.wallMs) * 100) / 100;
+      if (options.json) {
+        process.stdout.write(JSON.stringify({ sequential: one, interleaved: many, speedup: ratio }) + '\n');
+      } else {
+        const line = (r: typeof one) =>
+          `parallel-cells ${r.parallelCells}: ${(r.wallMs / 1000).toFixed(1)} s wall; busy sampler ${pct(r.utilisation.sampler)}, grader ${pct(r.utilisation.grader)}, trainer ${pct(r.utilisation.trainer)}\n`;
+        process.stdout.write(line(one) + line(many) + `speedup of interleaving: ${ratio}× (same search, same process, measured side by side)\n`);
+      }
+    } finally {
+      await services.close();
+    }
+  });
 }
+
+const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 async function startRun(options: Record<string, unknown>): Promise<void> {
   const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES);

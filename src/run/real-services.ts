@@ -1,4 +1,4 @@
-import { UserError } from '../errors.js';
+import { LlamaSampler } from '../model/llama-sampler.js';
 import type { Sampler } from '../model/types.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
 import { buildTrainer } from '../trainer/build.js';
@@ -6,21 +6,15 @@ import { NativeTrainer } from '../trainer/native-trainer.js';
 import type { RunConfig } from './config.js';
 import type { RunServices } from './services.js';
 
-interface SamplerClass {
-  load(options: { model: string; threads: number; contextSize: number; sequences: number }): Promise<Sampler>;
-}
-
 /**
  * Starts the real parts: the Docker grader, the node-llama-cpp sampler and (per SDPO cell) the
- * native trainer. Each part is looked up in its component's module; a part that is missing
- * from this checkout is a clear error, not a silent fallback.
+ * native trainer.
  */
 export async function startRealServices(config: RunConfig, options: { needsTrainer: boolean }): Promise<RunServices> {
   // Instant when the trainer is built (setup.sh builds it); otherwise build it now, before any
   // sampling, rather than in the middle of the first SDPO cell.
   // (TTSD_TRAINER_EXE: a development build NativeTrainer uses instead of the cached one.)
   if (options.needsTrainer && !process.env.TTSD_TRAINER_EXE) await buildTrainer({ log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
-  const LlamaSampler = await findPart<SamplerClass>('LlamaSampler', ['../model/index.js', '../model/sampler.js', '../model/llama-sampler.js']);
   const grader = await DockerGrader.create({ concurrency: config.concurrency });
   let sampler: Sampler;
   try {
@@ -41,19 +35,4 @@ export async function startRealServices(config: RunConfig, options: { needsTrain
       await Promise.allSettled([sampler.dispose(), grader.close()]);
     },
   };
-}
-
-async function findPart<T>(exportName: string, candidates: string[]): Promise<T> {
-  for (const specifier of candidates) {
-    let module: Record<string, unknown>;
-    try {
-      module = (await import(specifier)) as Record<string, unknown>;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') continue;
-      throw error;
-    }
-    if (module[exportName]) return module[exportName] as T;
-  }
-  throw new UserError(`${exportName} is not available in this checkout (looked in ${candidates.join(', ')})`);
 }

@@ -38,7 +38,8 @@ export class SharedSampler implements CellSampler {
           await this.sampler.setAdapter(adapter);
           this.adapter = adapter;
         }
-        return this.sampler.sample(messages, { n, seed, ...this.params });
+        // Nothing downstream uses the sampler's log-probs (the trainer scores tokens itself), so skip their cost.
+        return this.sampler.sample(messages, { n, seed, ...this.params, logprobs: false });
       }),
     );
   }

@@ -1,6 +1,6 @@
 /**
  * The full search loop with the real parts: a tiny random-weight model through node-llama-cpp,
- * the Docker sandbox and the native SDPO trainer, on a shipped task. ~3–4 min on 2 busy cores.
+ * the Docker sandbox and the native SDPO trainer, on a shipped task. ~1 min on 2 busy cores (--threads 1, see resume.test.ts).
  *
  * 1. `ttsd run` end to end as a user runs it (the random model never writes a program).
  * 2. In process, with the real sampler's responses rewritten at chosen generations into a wrong
@@ -36,7 +36,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Ev = Record<string, any>;
 const readLog = (dir: string): Ev[] => fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-const SMALL = { rollouts: 2, 'max-tokens': 24, 'context-size': 1024, 'max-prompt-tokens': 900, threads: 2, concurrency: 2, 'lora-rank': 4, 'lora-alpha': 8 };
+const SMALL = { rollouts: 2, 'max-tokens': 24, 'context-size': 1024, 'max-prompt-tokens': 900, threads: 1, concurrency: 2, 'lora-rank': 4, 'lora-alpha': 8 };
 
 let model: string;
 beforeAll(async () => {

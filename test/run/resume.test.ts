@@ -2,7 +2,8 @@
  * kill -9 at several moments, then `ttsd run --resume`: the finished log must hold exactly the
  * attempts of an uninterrupted run — none lost, none twice — and SDPO's train steps once each,
  * the trainer continuing from its saved state. Real parts (tiny model, Docker, native trainer).
- * ~3–4 min on 2 busy cores.
+ * ~2 min on 2 busy cores. --threads 1: with the CPU oversubscribed, llama.cpp's
+ * spinning worker threads make --threads 2 up to 20× slower.
  */
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +20,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Ev = Record<string, any>;
 
-const SETTINGS = ['--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,multi-turn,sdpo', '--budget', '4', '--seeds', '1', '--rollouts', '2', '--max-tokens', '16', '--context-size', '1024', '--threads', '2', '--concurrency', '2', '--lora-rank', '4', '--lora-alpha', '8', '--parallel-cells', '2'];
+const SETTINGS = ['--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,multi-turn,sdpo', '--budget', '4', '--seeds', '1', '--rollouts', '2', '--max-tokens', '16', '--context-size', '1024', '--threads', '1', '--concurrency', '2', '--lora-rank', '4', '--lora-alpha', '8', '--parallel-cells', '2'];
 
 let model: string;
 beforeAll(async () => {
