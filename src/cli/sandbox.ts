@@ -36,7 +36,7 @@ export function registerSandboxCommands(program: Command, bench: Command): void 
   program
     .command('grade')
     .description('grade one program against one task in the sandbox')
-    .option('--tasks <path>', 'task .jsonl file or directory (LCB release files work too)', undefined)
+    .option('--tasks <path>', 'task .jsonl file or directory, LCB release files too (default: the shipped tasks/)')
     .requiredOption('--id <question_id>', 'the task')
     .option('--solution <file.py>', 'the program to grade')
     .option('--response <file>', 'a whole model response: its last fenced code block is graded')
