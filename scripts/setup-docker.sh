@@ -78,7 +78,7 @@ else
   # The apt mirror this machine already uses (deb822 or one-line sources).
   mirror=${TTSD_APT_MIRROR:-$(grep -hoE '^(URIs:[[:space:]]*|deb[[:space:]]+)https?://[^[:space:]]+' /etc/apt/sources.list.d/* /etc/apt/sources.list 2>/dev/null \
     | grep -v security | head -n1 | grep -oE 'https?://[^[:space:]]+' || true)}
-  mirror=${mirror:-http://deb.debian.org/debian}
+  [ -n "$mirror" ] || die "no apt mirror found in /etc/apt/sources.list*: set TTSD_APT_MIRROR to your Debian mirror URL"
   # Everything that decides the rootfs content goes into the recipe; its hash names the cache.
   recipe="mmdebstrap --variant=essential --include=$PACKAGES excludes=doc,man,locale,info $SUITE $mirror"
   key=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
