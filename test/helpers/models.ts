@@ -6,6 +6,7 @@
  *
  *   const path = await tinyModel();                          // F32 tiny qwen2
  *   const q8 = await tinyModel({ arch: 'qwen3', type: 'q8_0' });
+ *   const lora = await tinyLora({ base: path, rank: 4, std: 0.5, seed: 2 }); // random LoRA adapter
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,19 +14,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundledLlamaTag, cacheDir } from '../../src/llama/source.js';
 import { tinyRecipe, writeTinyModel, type TinyModelOptions } from '../../src/model/tiny.js';
+import { writeLoraAdapter, type LoraAdapterOptions } from '../../src/model/lora.js';
 
 export type { TinyModelOptions } from '../../src/model/tiny.js';
 
-const GENERATOR_SOURCES = ['src/gguf/writer.ts', 'src/gguf/constants.ts', 'src/model/tiny.ts', 'src/model/random.ts'];
+const MODEL_SOURCES = ['src/gguf/writer.ts', 'src/gguf/constants.ts', 'src/model/tiny.ts', 'src/model/random.ts'];
+const LORA_SOURCES = ['src/gguf/writer.ts', 'src/gguf/constants.ts', 'src/model/lora.ts', 'src/model/random.ts'];
 
-let sourceHash: string | undefined;
-function generatorHash(): string {
-  if (sourceHash) return sourceHash;
+const sourceHashes = new Map<string, string>();
+function generatorHash(files: string[] = MODEL_SOURCES): string {
+  const cached = sourceHashes.get(files.join());
+  if (cached) return cached;
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const h = createHash('sha256');
-  for (const file of GENERATOR_SOURCES) h.update(file).update(readFileSync(join(root, file)));
-  sourceHash = h.digest('hex');
-  return sourceHash;
+  for (const file of files) h.update(file).update(readFileSync(join(root, file)));
+  const digest = h.digest('hex');
+  sourceHashes.set(files.join(), digest);
+  return digest;
 }
 
 const pending = new Map<string, Promise<string>>();
@@ -48,4 +53,20 @@ export async function tinyModel(options: TinyModelOptions = {}): Promise<string>
     pending.set(path, job);
   }
   return job;
+}
+
+/**
+ * Path of a cached random LoRA adapter for a (test) model, keyed by the options, the base file's
+ * path and the generator's sources. node-llama-cpp caches adapters by path, which is safe here:
+ * the same path always holds the same bytes.
+ */
+export async function tinyLora(options: Omit<LoraAdapterOptions, 'out'>): Promise<string> {
+  const key = createHash('sha256')
+    .update(JSON.stringify(options))
+    .update(generatorHash(LORA_SOURCES))
+    .digest('hex')
+    .slice(0, 16);
+  const path = join(cacheDir(), 'test-models', `lora-${key}.gguf`);
+  if (!existsSync(path)) writeLoraAdapter({ ...options, out: path });
+  return path;
 }

@@ -9,7 +9,7 @@ import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import { readGguf } from '../../src/gguf/reader.js';
 import { tinyRecipe, writeTinyModel } from '../../src/model/tiny.js';
 import { UserError } from '../../src/errors.js';
-import { tinyModel } from '../helpers/models.js';
+import { tinyLora, tinyModel } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsd-tiny-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,6 +71,23 @@ describe('tiny models', () => {
     expect(Math.abs(mean)).toBeLessThan(0.02);
     expect(std).toBeGreaterThan(0.9 / 8); // 1/sqrt(hidden=64)
     expect(std).toBeLessThan(1.1 / 8);
+  });
+
+  it('writes LoRA adapters in llama.cpp\'s layout, cached by options (tinyLora)', async () => {
+    const base = await tinyModel();
+    const a = await tinyLora({ base, rank: 2, seed: 1 });
+    expect(await tinyLora({ base, rank: 2, seed: 1 })).toBe(a);
+    expect(await tinyLora({ base, rank: 2, seed: 2 })).not.toBe(a);
+    const f = readGguf(a);
+    expect(f.get('general.type')).toBe('adapter');
+    expect(f.get('adapter.type')).toBe('lora');
+    expect(f.architecture).toBe('qwen2');
+    expect(f.number('adapter.lora.alpha')).toBe(16);
+    expect(f.tensor('blk.0.attn_q.weight.lora_a')?.dims).toEqual([64, 2]); // [n_in, r]
+    expect(f.tensor('blk.0.attn_q.weight.lora_b')?.dims).toEqual([2, 64]); // [r, n_out]
+    expect(f.tensor('blk.1.ffn_down.weight.lora_a')?.dims).toEqual([128, 2]);
+    expect(f.tensor('blk.1.ffn_down.weight.lora_b')?.dims).toEqual([2, 64]);
+    expect(f.tensors).toHaveLength(2 * 7 * 2);
   });
 
   it('knows the Qwen2.5-0.5B shapes and rejects bad options clearly', () => {
