@@ -10,7 +10,7 @@ import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
 import { OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
 import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
 import { historyFromEvents, type RunHistory } from '../run/history.js';
-import { benchSearch } from '../run/bench.js';
+import { benchSearch, type SearchBenchResult } from '../run/bench.js';
 import { runSearch } from '../run/loop.js';
 import { progressFor } from '../run/progress.js';
 import { startRealServices } from '../run/real-services.js';
@@ -50,14 +50,17 @@ export function registerRunCommands(program: Command): void {
     checkModel(config.model);
     const services = await startRealServices(config, { needsTrainer: config.strategies.some((name) => strategyByName(name)!.needsTrainer) });
     try {
-      const [one, many] = await benchSearch(config, tasks, services, [1, compare]);
+      // A-B-B-A order, each side averaged: warm-up and drift in a shared machine's load hit both alike.
+      const [a1, b1, b2, a2] = await benchSearch(config, tasks, services, [1, compare, compare, 1]);
+      const one = meanOf(a1, a2);
+      const many = meanOf(b1, b2);
       const ratio = Math.round((one.wallMs / many.wallMs) * 100) / 100;
       if (options.json) {
         process.stdout.write(JSON.stringify({ sequential: one, interleaved: many, speedup: ratio }) + '\n');
       } else {
         const line = (r: typeof one) =>
           `parallel-cells ${r.parallelCells}: ${(r.wallMs / 1000).toFixed(1)} s wall; busy sampler ${pct(r.utilisation.sampler)}, grader ${pct(r.utilisation.grader)}, trainer ${pct(r.utilisation.trainer)}\n`;
-        process.stdout.write(line(one) + line(many) + `speedup of interleaving: ${ratio}× (same search, same process, measured side by side)\n`);
+        process.stdout.write(line(one) + line(many) + `speedup of interleaving: ${ratio}× (same search, same process, runs in A-B-B-A order, each side averaged)\n`);
       }
     } finally {
       await services.close();
@@ -66,6 +69,15 @@ export function registerRunCommands(program: Command): void {
 }
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
+
+function meanOf(x: SearchBenchResult, y: SearchBenchResult): SearchBenchResult {
+  const mean = (a: number, b: number) => (a + b) / 2;
+  const u = { ...x.utilisation };
+  for (const key of ['sampler', 'grader', 'trainer', 'wall_ms', 'sample_ms', 'grade_ms', 'grade_slot_ms', 'train_ms'] as const) {
+    u[key] = mean(x.utilisation[key], y.utilisation[key]);
+  }
+  return { parallelCells: x.parallelCells, wallMs: mean(x.wallMs, y.wallMs), utilisation: u };
+}
 
 async function startRun(options: Record<string, unknown>): Promise<void> {
   const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES);
