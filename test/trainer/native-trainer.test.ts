@@ -50,7 +50,7 @@ describe('NativeTrainer', () => {
       expect(first.tokens).toBe(10 + 11);
       expect(first.gradNorm).toBeGreaterThan(0);
       // the loss graph (training forward, f32) and the host's reverse KL (inference forward, f64) agree
-      expect(Math.abs(first.loss - first.klBefore)).toBeLessThan(1e-3 * first.klBefore);
+      expect(Math.abs(first.loss - first.klBefore)).toBeLessThan(1e-4 * first.klBefore);
       expect(first.klAfter).toBeLessThan(first.klBefore);
       const second = await trainer.step(batch);
       expect(second.adapterPath).not.toBe(first.adapterPath);

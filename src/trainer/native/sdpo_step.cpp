@@ -181,6 +181,10 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     cp.n_threads = cfg.threads;
     cp.n_threads_batch = cfg.threads;
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED; // FLASH_ATTN_EXT has no backward pass
+    // F32 KV cache: the teacher's log-probs and the student's top-K scoring then match the training graph
+    // (which attends to F32 K/V directly); the default F16 cache made the teacher values ~1e-4 off
+    cp.type_k = GGML_TYPE_F32;
+    cp.type_v = GGML_TYPE_F32;
     cp.no_perf = true;
     student_ctx = llama_init_from_model(model, cp);
     cp.n_batch = std::min<uint32_t>(n_train, 512);
