@@ -8,7 +8,9 @@
 #   bash scripts/main-job.sh hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF:Q8_0
 #
 # Knobs (environment): PRESET (ttsd-smoke), BUDGET (8), SEEDS (2), ROLLOUTS (4), MAX_TOKENS
-# (256), CONTEXT (4096), OUT (results/main-<time>), SKIP_SETUP=1 to skip scripts/setup.sh.
+# (128), CONTEXT (2048), THREADS (all cores; use 1 on a CPU shared with other jobs: llama.cpp's
+# spinning threads collapse when oversubscribed), OUT (results/main-<time>), SKIP_SETUP=1 to
+# skip scripts/setup.sh.
 # The tiny model cannot solve anything: it shows the whole pipeline working end to end, not
 # SDPO's gains — use a real coder model for that.
 set -euo pipefail
@@ -32,7 +34,8 @@ node bin/ttsd.js run \
   --tasks tasks --preset "${PRESET:-ttsd-smoke}" \
   --strategies best-of-k,multi-turn,sdpo \
   --budget "${BUDGET:-8}" --seeds "${SEEDS:-2}" --rollouts "${ROLLOUTS:-4}" \
-  --max-tokens "${MAX_TOKENS:-256}" --context-size "${CONTEXT:-4096}" \
+  --max-tokens "${MAX_TOKENS:-128}" --context-size "${CONTEXT:-2048}" \
+  ${THREADS:+--threads "$THREADS"} \
   --out "$OUT"
 node bin/ttsd.js report "$OUT"
 echo "main job done: $OUT/report.html"
