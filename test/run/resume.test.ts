@@ -2,7 +2,7 @@
  * kill -9 at several moments, then `ttsd run --resume`: the finished log must hold exactly the
  * attempts of an uninterrupted run — none lost, none twice — and SDPO's train steps once each,
  * the trainer continuing from its saved state. Real parts (tiny model, Docker, native trainer).
- * ~2 min on 2 busy cores. --threads 1: with the CPU oversubscribed, llama.cpp's
+ * ~3 min on 2 busy cores. --threads 1: with the CPU oversubscribed, llama.cpp's
  * spinning worker threads make --threads 2 up to 20× slower.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Ev = Record<string, any>;
 
-const SETTINGS = ['--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,multi-turn,sdpo', '--budget', '4', '--seeds', '1', '--rollouts', '2', '--max-tokens', '16', '--context-size', '1024', '--threads', '1', '--concurrency', '2', '--lora-rank', '4', '--lora-alpha', '8', '--parallel-cells', '2'];
+const SETTINGS = ['--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,multi-turn,sdpo', '--budget', '6', '--seeds', '1', '--rollouts', '2', '--max-tokens', '16', '--context-size', '1024', '--threads', '1', '--concurrency', '2', '--lora-rank', '4', '--lora-alpha', '8', '--parallel-cells', '2'];
 
 let model: string;
 beforeAll(async () => {
@@ -73,14 +73,14 @@ describe('resume after kill -9', () => {
     await execFileAsync('node', ['bin/ttsd.js', 'run', '--model', model, '--out', out, ...SETTINGS], { cwd: root, timeout: 600_000 });
     const events = readLog(out);
     reference = attemptKeys(events).sort();
-    expect(reference).toHaveLength(12);
-    expect(events.filter((e) => e.type === 'train_step').map((e) => e.step)).toEqual([1]);
+    expect(reference).toHaveLength(18);
+    expect(events.filter((e) => e.type === 'train_step').map((e) => e.step)).toEqual([1, 2]);
   }, 600_000);
 
   const killPoints: [string, (lines: string[]) => boolean][] = [
     ['right after the run event', (lines) => lines.length >= 1],
     ['after 4 events', (lines) => lines.length >= 4],
-    ['right after the train step', (lines) => lines.some((l) => l.includes('"type":"train_step"'))],
+    ['right after the first train step', (lines) => lines.some((l) => l.includes('"type":"train_step"'))],
     ['mid-way through SDPO step 2', (lines) => lines.some((l) => l.includes('"strategy":"sdpo"') && l.includes('"step":2'))],
   ];
 
@@ -89,16 +89,56 @@ describe('resume after kill -9', () => {
     const killedAt = await runAndKill(out, when);
     expect(readLog(out).length).toBeGreaterThanOrEqual(killedAt);
     const stdout = await resume(out);
-    expect(stdout).toContain('12 generations over 3 cells');
+    expect(stdout).toContain('18 generations over 3 cells');
     const events = readLog(out);
     const keys = attemptKeys(events);
     expect(new Set(keys).size).toBe(keys.length);
     expect(keys.sort()).toEqual(reference);
     const steps = events.filter((e) => e.type === 'train_step');
-    expect(steps.map((e) => e.step)).toEqual([1]);
-    expect(steps.map((e) => e.trainer_step)).toEqual([1]);
+    expect(steps.map((e) => e.step)).toEqual([1, 2]);
+    // the trainer resumed from its saved state: its own step counter went on, it did not restart
+    expect(steps.map((e) => e.trainer_step)).toEqual([1, 2]);
     expect(events.filter((e) => e.type === 'cell_done')).toHaveLength(3);
     expect(events.filter((e) => e.type === 'resume')).toHaveLength(1);
-    expect(events.at(-1)).toMatchObject({ type: 'run_done', attempts: 12 });
+    expect(events.at(-1)).toMatchObject({ type: 'run_done', attempts: 18 });
+  }, 600_000);
+});
+
+describe('a full disk during a run', () => {
+  it('stops with one line and a non-zero exit, every event written before intact, and resumes once there is room', async () => {
+    const mount = path.join(tmp, 'small-disk');
+    fs.mkdirSync(mount);
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', mount]);
+    const out = path.join(mount, 'run');
+    try {
+      let failure: { code: number; stderr: string } | undefined;
+      try {
+        // Without SDPO, so the event log (not the trainer's adapter files) is what fills the disk.
+        const settings = SETTINGS.map((arg) => (arg === 'best-of-k,multi-turn,sdpo' ? 'best-of-k,multi-turn' : arg));
+        await execFileAsync('node', ['bin/ttsd.js', 'run', '--model', model, '--out', out, ...settings], { cwd: root, timeout: 600_000 });
+      } catch (error) {
+        failure = error as { code: number; stderr: string };
+      }
+      expect(failure?.code).toBe(28);
+      // progress lines, then exactly one error line, no stack trace
+      const errorLines = failure!.stderr.split('\n').filter((line) => line.startsWith('ttsd:') || /^\s+at /.test(line));
+      expect(errorLines).toHaveLength(1);
+      expect(failure!.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ttsd: no space left on device while writing .*events\.jsonl; the events written before are intact/);
+      const text = fs.readFileSync(path.join(out, 'events.jsonl'), 'utf8');
+      expect(text.endsWith('\n')).toBe(true);
+      const events = readLog(out);
+      expect(events[0].type).toBe('run');
+      expect(events.filter((e) => e.type === 'attempt').length).toBeGreaterThan(0);
+      // Room again (the file system grows): the same run finishes in place.
+      await execFileAsync('mount', ['-o', 'remount,size=64m', mount]);
+      await resume(out);
+      const finished = readLog(out);
+      expect(finished.slice(0, events.length)).toEqual(events);
+      const keys = attemptKeys(finished);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(keys).toHaveLength(12);
+    } finally {
+      await execFileAsync('umount', [mount]);
+    }
   }, 600_000);
 });
