@@ -81,6 +81,9 @@ function meanOf(x: SearchBenchResult, y: SearchBenchResult): SearchBenchResult {
 
 async function startRun(options: Record<string, unknown>): Promise<void> {
   const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES);
+  // Absolute, so `--resume` works from any directory.
+  config.tasks = path.resolve(config.tasks);
+  if (!config.model.startsWith('hf:')) config.model = path.resolve(config.model);
   const tasks = await selectRunTasks(config);
   checkModel(config.model);
   const runDir = String(options.out ?? path.join('results', timestamp()));

@@ -1,5 +1,4 @@
 import { LlamaSampler } from '../model/llama-sampler.js';
-import type { Sampler } from '../model/types.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
 import { buildTrainer } from '../trainer/build.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
@@ -16,7 +15,7 @@ export async function startRealServices(config: RunConfig, options: { needsTrain
   // (TTSD_TRAINER_EXE: a development build NativeTrainer uses instead of the cached one.)
   if (options.needsTrainer && !process.env.TTSD_TRAINER_EXE) await buildTrainer({ log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
   const grader = await DockerGrader.create({ concurrency: config.concurrency });
-  let sampler: Sampler;
+  let sampler: LlamaSampler;
   try {
     // Up to 8 rollouts decode in one batch (more queue for a slot): each slot holds a full
     // context's KV cache, so more slots trade memory for throughput.
@@ -28,9 +27,8 @@ export async function startRealServices(config: RunConfig, options: { needsTrain
   return {
     sampler,
     grader,
-    startTrainer: async (trainerConfig) => {
-      return NativeTrainer.start(trainerConfig);
-    },
+    // The trainer needs the local file an hf: URI resolved to (the sampler downloaded it).
+    startTrainer: (trainerConfig) => NativeTrainer.start({ ...trainerConfig, model: sampler.modelPath }),
     close: async () => {
       await Promise.allSettled([sampler.dispose(), grader.close()]);
     },
