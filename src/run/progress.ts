@@ -78,7 +78,8 @@ class BarProgress implements Progress {
     this.draw();
   }
   finish(u: UtilisationEvent): void {
-    this.print(`done: ${this.counts.summary()}; busy: sampler ${pct(u.sampler)}, grader ${pct(u.grader)}, trainer ${pct(u.trainer)}`);
+    // the bar is gone for good: whatever is printed next starts on a clean line
+    this.out.write(`\r\x1b[Kdone: ${this.counts.summary()}; busy: sampler ${pct(u.sampler)}, grader ${pct(u.grader)}, trainer ${pct(u.trainer)}\n`);
   }
   private print(line: string): void {
     this.out.write(`\r\x1b[K${line}\n`);
