@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every benchmark, each measuring its ratios side by side in one run, on the model shape the
+# issues name (a Qwen2.5-0.5B-shaped Q8_0 model with random weights, generated once and cached).
+# Prints one JSON object per line: sandbox, sampler, trainer, and search (cells one at a time vs
+# interleaved, on a tiny model). Needs scripts/setup.sh first.
+# Usage: npm run bench [-- MODEL.gguf]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TTSD_CACHE=${TTSD_CACHE:-$HOME/.cache/ttsd}
+MODEL=${1:-$TTSD_CACHE/models/bench-qwen2.5-0.5b-q8_0.gguf}
+if [ ! -f "$MODEL" ]; then
+  mkdir -p "$(dirname "$MODEL")"
+  node bin/ttsd.js model tiny --arch qwen2 --shape qwen2.5-0.5b --type q8_0 --out "$MODEL" >&2
+fi
+TINY=$TTSD_CACHE/models/bench-tiny-qwen2.gguf
+[ -f "$TINY" ] || node bin/ttsd.js model tiny --arch qwen2 --out "$TINY" >&2
+ttsd() { node bin/ttsd.js "$@"; }
+printf '{"bench":"sandbox","result":%s}\n' "$(ttsd bench sandbox --json)"
+printf '{"bench":"sampler","result":%s}\n' "$(ttsd bench sampler --model "$MODEL" --json)"
+printf '{"bench":"trainer","result":%s}\n' "$(ttsd bench trainer --model "$MODEL" --tokens 512 --json)"
+printf '{"bench":"search","result":%s}\n' "$(ttsd bench search --json --model "$TINY" --preset ttsd-smoke \
+  --strategies best-of-k,multi-turn,sdpo --budget 6 --seeds 1 --rollouts 2 --max-tokens 32 --context-size 2048 --threads 1)"
