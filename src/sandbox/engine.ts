@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { UserError } from '../errors.js';
 import { OWNER_HOST_LABEL, OWNER_PID_LABEL, SANDBOX_LABEL } from './container.js';
+import { processAlive } from '../process.js';
 
 export const GRADER_LABEL = 'ttsd.grader.sha256';
 export const SANDBOX_DIR = fileURLToPath(new URL('../../sandboxes/python/', import.meta.url));
@@ -74,15 +75,6 @@ export async function checkImage(docker: Docker, image: string): Promise<void> {
     throw new UserError(
       `the sandbox image ${image} carries another grader than sandboxes/python/grader.py: rebuild it with \`ttsd sandbox build\``,
     );
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import { bundledLlamaTag, cacheDir, ensureLlamaSource } from '../llama/source.js';
+import { processAlive } from '../process.js';
 
 export interface BuildOptions {
   /** GGML_CUDA=ON for NVIDIA GPUs (needs the CUDA toolkit; not testable on the CPU-only CI). */
@@ -143,7 +144,7 @@ async function acquireLock(lock: string, log: (line: string) => void): Promise<(
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = Number(readFileSafe(join(lock, 'pid')));
-    if (owner > 0 && !isAlive(owner)) {
+    if (owner > 0 && !processAlive(owner)) {
       rmSync(lock, { recursive: true, force: true });
       continue;
     }
@@ -158,15 +159,6 @@ function readFileSafe(path: string): string {
     return readFileSync(path, 'utf8');
   } catch {
     return ''; // the owner has created the lock but not yet written its pid
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
