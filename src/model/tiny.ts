@@ -69,17 +69,10 @@ const FAMILIES: Record<TinyArch, Family> = {
 };
 
 /** All options filled in, validated: the recipe of a tiny model (also the cache key of test models). */
-export interface TinyRecipe {
+export interface TinyRecipe extends Shape {
   arch: TinyArch;
   type: TinyType;
   shape: TinyShapeName;
-  layers: number;
-  hidden: number;
-  heads: number;
-  kvHeads: number;
-  ffn: number;
-  contextLength: number;
-  tiedEmbeddings: boolean;
   seed: number;
   std: number;
 }
