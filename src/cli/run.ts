@@ -20,14 +20,19 @@ import { RunStore } from '../run/store.js';
 /** Machine settings a resumed run may change; everything else is fixed by the run event. */
 const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells'];
 
+/** `--config` plus one flag per search setting: `ttsd run` and `ttsd bench search` take the same ones. */
+function addSearchSettings(command: Command): void {
+  command.option('--config <file.json>', 'settings as JSON (keys = flag names); flags win');
+  for (const spec of OPTION_SPECS) command.addOption(new Option(spec.flag, spec.description));
+}
+
 export function registerRunCommands(program: Command): void {
   const run = program
     .command('run')
     .description('search for solutions: tasks × strategies × seeds under one generation budget, logged to <out>/events.jsonl')
-    .option('--config <file.json>', 'settings as JSON (keys = flag names); flags win')
     .option('--out <dir>', 'run directory (default: results/<date-time>)')
     .option('--resume <dir>', 'finish an interrupted run (after a crash or kill -9) from its events.jsonl');
-  for (const spec of OPTION_SPECS) run.addOption(new Option(spec.flag, spec.description));
+  addSearchSettings(run);
   run.action(async (options: Record<string, unknown>) => {
     if (options.resume !== undefined) await resumeRun(String(options.resume), options);
     else await startRun(options);
@@ -38,10 +43,9 @@ export function registerRunCommands(program: Command): void {
   const search = bench
     .command('search')
     .description('the same short search with cells run one at a time and interleaved, side by side: wall-time ratio and utilisation')
-    .option('--config <file.json>', 'settings as JSON (keys = flag names); flags win')
     .option('--compare <n>', 'interleaved cells to compare against 1 (default: --parallel-cells, else 2)')
     .option('--json', 'print JSON');
-  for (const spec of OPTION_SPECS) search.addOption(new Option(spec.flag, spec.description));
+  addSearchSettings(search);
   search.action(async (options: Record<string, unknown>) => {
     const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES);
     const compare = options.compare === undefined ? (options.parallelCells === undefined ? 2 : config.parallelCells) : Number(options.compare);
