@@ -6,7 +6,7 @@
 # Usage: npm run bench [-- MODEL.gguf]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TTSD_CACHE=${TTSD_CACHE:-$HOME/.cache/ttsd}
+TTSD_CACHE=${TTSD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ttsd}
 MODEL=${1:-$TTSD_CACHE/models/bench-qwen2.5-0.5b-q8_0.gguf}
 if [ ! -f "$MODEL" ]; then
   mkdir -p "$(dirname "$MODEL")"

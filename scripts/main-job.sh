@@ -15,7 +15,7 @@
 # SDPO's gains — use a real coder model for that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TTSD_CACHE=${TTSD_CACHE:-$HOME/.cache/ttsd}
+export TTSD_CACHE=${TTSD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ttsd}
 
 if [ "${SKIP_SETUP:-0}" != 1 ]; then bash scripts/setup.sh; fi
 

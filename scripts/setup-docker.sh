@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-TTSD_CACHE=${TTSD_CACHE:-$HOME/.cache/ttsd}
+TTSD_CACHE=${TTSD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ttsd}
 DOCKERD_LOG=${TTSD_DOCKERD_LOG:-/var/log/ttsd-dockerd.log}
 SUITE=bookworm
 PACKAGES=python3,python3-numpy,python3-sortedcontainers
@@ -33,7 +33,7 @@ say() { printf 'setup-docker: %s (%ss)\n' "$*" "$SECONDS"; }
 # Two setups at once (CI step + a developer) would race on the rootfs and the image tag.
 mkdir -p "$TTSD_CACHE/sandbox"
 exec 9>"$TTSD_CACHE/sandbox/.setup.lock"
-flock 9
+flock -w 900 9 || die "another setup-docker.sh has held $TTSD_CACHE/sandbox/.setup.lock for 15 min; is it stuck?"
 
 # --- 1. packages -------------------------------------------------------------------------------
 need=()
@@ -50,7 +50,9 @@ if ! docker version >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || die "Docker is not running and only root can start dockerd"
   say "starting dockerd (log: $DOCKERD_LOG)"
   # setsid + nohup: the daemon must outlive this script and the CI step that ran it.
-  setsid nohup dockerd --iptables=false --ip-masq=false --bridge=none >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  # 9>&-: the daemon must not inherit the lock fd, or it would hold the setup lock forever and
+  # every later setup-docker.sh would wait on it.
+  setsid nohup dockerd --iptables=false --ip-masq=false --bridge=none >>"$DOCKERD_LOG" 2>&1 </dev/null 9>&- &
   for _ in $(seq 300); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
   docker version >/dev/null 2>&1 || { tail -n 20 "$DOCKERD_LOG" >&2; die "dockerd did not come up within 30 s (log: $DOCKERD_LOG)"; }
 fi

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-export TTSD_CACHE=${TTSD_CACHE:-$HOME/.cache/ttsd}
+export TTSD_CACHE=${TTSD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ttsd}
 mkdir -p "$TTSD_CACHE"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 

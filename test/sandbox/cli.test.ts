@@ -4,6 +4,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { cacheDir } from '../../src/llama/source.js';
 
 const ttsd = (args: string[], env: Record<string, string> = {}) =>
   execa('node', ['bin/ttsd.js', ...args], { reject: false, env: { ...process.env, ...env } });
@@ -59,6 +60,12 @@ describe('ttsd grade', () => {
 });
 
 describe('ttsd sandbox build', () => {
+  it('leaves the setup lock free once setup is done (the daemon it started must not inherit it)', async () => {
+    const lock = join(cacheDir(), 'sandbox', '.setup.lock');
+    const { exitCode } = await execa('flock', ['-n', lock, 'true'], { reject: false });
+    expect(exitCode, `${lock} is held by another process`).toBe(0);
+  });
+
   it('is a no-op when engine and image are current (setup-docker.sh skips finished work)', async () => {
     const { stdout, exitCode } = await ttsd(['sandbox', 'build']);
     expect(exitCode).toBe(0);
