@@ -35,12 +35,18 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
     .option('--tokens <n>', 'sequence length (a quarter prompt, three quarters response)', positiveInteger, 512)
     .option('--threads <n>', 'CPU threads', positiveInteger, 2)
     .option('--rank <n>', 'LoRA rank on every projection', positiveInteger, 16)
+    .option('--low-memory', 'without transposed copies of the base weights (the slower OUT_PROD backward)')
     .option('--json', 'print one JSON object')
-    .action(async (o: { model: string; tokens: number; threads: number; rank: number; json?: boolean }) => {
+    .action(async (o: { model: string; tokens: number; threads: number; rank: number; lowMemory?: boolean; json?: boolean }) => {
       const stateDir = mkdtempSync(join(tmpdir(), 'ttsd-bench-trainer-'));
       try {
         const t = await NativeTrainer.start(
-          defaultTrainerConfig(o.model, stateDir, { threads: o.threads, loraRank: o.rank, maxTokens: Math.max(o.tokens + 8, 64) }),
+          defaultTrainerConfig(o.model, stateDir, {
+            threads: o.threads,
+            loraRank: o.rank,
+            maxTokens: Math.max(o.tokens + 8, 64),
+            transposedWeights: o.lowMemory !== true,
+          }),
         );
         try {
           const result = { model: o.model, ...(await t.bench(o.tokens)) };

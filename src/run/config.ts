@@ -38,6 +38,7 @@ export interface RunConfig {
   loraRank: number;
   loraAlpha: number;
   loraTargets: string[];
+  trainerLowMemory: boolean; // backward without transposed weight copies: slower steps, less memory
   // machine
   threads: number;
   concurrency: number; // parallel gradings
@@ -130,6 +131,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   { flag: '--lora-rank <r>', key: 'loraRank', description: 'LoRA rank', parse: int(1, 4096), defaultValue: () => 16 },
   { flag: '--lora-alpha <a>', key: 'loraAlpha', description: 'LoRA alpha (scale = alpha / rank)', parse: real(0, 1e6, true), defaultValue: () => 32 },
   { flag: '--lora-targets <list>', key: 'loraTargets', description: `tensors adapted: ${ALL_LORA_TARGETS.join(',')}`, parse: loraTargets, defaultValue: () => [...ALL_LORA_TARGETS] },
+  { flag: '--trainer-low-memory', key: 'trainerLowMemory', description: 'train without transposed copies of the base weights: saves about the model\'s size in memory, steps ~2× slower', parse: bool, defaultValue: () => false },
   { flag: '--threads <n>', key: 'threads', description: 'CPU threads for sampling and training', parse: int(1, 1024), defaultValue: () => os.availableParallelism() },
   { flag: '--concurrency <n>', key: 'concurrency', description: 'sandboxes grading in parallel', parse: int(1, 256), defaultValue: () => 2 },
   { flag: '--parallel-cells <n>', key: 'parallelCells', description: '(task, strategy, seed) cells interleaved so sampler, graders and trainer overlap', parse: int(1, 64), defaultValue: () => 2 },

@@ -99,6 +99,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
           ...(config.isClip === null ? {} : { isClip: config.isClip }),
           threads: config.threads,
           seed,
+          transposedWeights: !config.trainerLowMemory,
         }),
       );
       trainer = new MeteredCellTrainer(native, stateDir, trainMeter, Math.max(0, ...cellHistory.trainSteps.keys()));

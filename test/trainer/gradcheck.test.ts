@@ -8,6 +8,8 @@
  *  (b) grad = init − new equals central finite differences of the reference loss on one A and one
  *      B entry of EVERY LoRA pair (42 entries: all projections, all layers, attn_k/attn_v included),
  *  (c) a batch where every rollout is masked moves nothing: gradient exactly zero.
+ * Both backward paths are checked: the default one (input gradients of frozen weights through
+ * their transposed copies, a rewritten graph) and ggml's own OUT_PROD (reverse KL only).
  * And, to tell a wrong backward pass from imprecise teacher scoring: (d) the trainer's loss and
  * gradient equal the reference's for the teacher log-probs it actually used, either exact (F32
  * scoring) or as llama.cpp computes them with its default F16 KV cache (emulated through
@@ -159,7 +161,14 @@ function describeEntry(e: LoraEntry): string {
   return `${e.weight.replace('.weight', '')} ${e.matrix.toUpperCase()}[${e.index}]`;
 }
 
-describe.each(SPECS.map((spec, index) => ({ ...spec, index })))('native trainer vs float64 reference: $divergence', (spec) => {
+// Every divergence through the default backward (input gradients via transposed copies of the frozen
+// weights), and reverse KL once more through ggml's own OUT_PROD backward (transposedWeights: false).
+const RUNS = [
+  ...SPECS.map((spec, index) => ({ ...spec, index, transposedWeights: true })),
+  { ...SPECS[0]!, index: 0, transposedWeights: false },
+];
+
+describe.each(RUNS)('native trainer vs float64 reference: $divergence (transposed weights: $transposedWeights)', (spec) => {
   let trainer: NativeTrainer;
   let result: TrainStepResult;
   let stepped: LoraAdapter;
@@ -167,7 +176,7 @@ describe.each(SPECS.map((spec, index) => ({ ...spec, index })))('native trainer 
   beforeAll(async () => {
     const config: TrainerConfig = {
       model: modelPath,
-      stateDir: join(dir, `state-${spec.divergence}`),
+      stateDir: join(dir, `state-${spec.divergence}-${spec.transposedWeights}`),
       loraRank: RANK,
       loraAlpha: ALPHA,
       loraTargets: ALL_LORA_TARGETS,
@@ -183,6 +192,7 @@ describe.each(SPECS.map((spec, index) => ({ ...spec, index })))('native trainer 
       seed: 1,
       optimizer: 'sgd',
       initAdapter,
+      transposedWeights: spec.transposedWeights,
     };
     trainer = await NativeTrainer.start(config);
     result = await trainer.step(batch);

@@ -40,6 +40,7 @@ struct trainer_config {
     optimizer_kind optimizer = optimizer_kind::adamw;
     std::string init_adapter;      // "" = fresh adapter (A random, B = 0)
     int max_tokens = 2048;         // longest prompt + response the trainer accepts
+    bool transposed_weights = true; // faster backward for ~the base model's size in memory (ggml_opt_set_transposed_weights)
 };
 
 trainer_config parse_config(const nlohmann::json & j);
