@@ -56,7 +56,12 @@ export type RunEvent = RunStartEvent | AttemptEvent | TrainStepEvent | { type: s
  * Events written by `ttsd run` besides the three above (all optional for readers):
  * - attempt events also carry `position` (j in its step), `text` (the raw response, needed by
  *   SDPO sibling contexts after a resume), `response_tokens` (SDPO only: the trainer's input
- *   after a resume) and `adapter` (the LoRA adapter sampled with; null = base model).
+ *   after a resume), `response_logprobs` (SDPO with --is-clip only: the sampler's log-prob of
+ *   each response token, the importance weight's π_old) and `adapter` (the LoRA adapter sampled
+ *   with; null = base model).
+ * - train_step events also carry `trainer_step`, `adapter` (the new student adapter),
+ *   `is_weight_mean` and `is_clipped` (mean importance weight and clipped fraction over the
+ *   step's response tokens; 1 and 0 without --is-clip).
  * - `cell_done` closes a (task, strategy, seed) cell: nothing more is appended for it.
  * - `resume` marks where `ttsd run --resume` continued (repaired = a torn last line was cut).
  * - `utilisation` and `run_done` end the run.

@@ -60,6 +60,7 @@ export function attemptEvent(task: string, strategy: string, seed: number, a: At
     text: a.text,
     adapter: extra.adapter,
     ...(extra.keepTokens ? { response_tokens: a.responseTokens } : {}),
+    ...(extra.keepTokens && a.logprobs ? { response_logprobs: a.logprobs } : {}),
   };
 }
 
@@ -72,6 +73,7 @@ function outcomeFromEvent(e: AttemptEvent & Record<string, unknown>): AttemptOut
     code: (e.code as string | null | undefined) ?? null,
     finishReason: e.finish_reason === 'length' ? 'length' : 'stop',
     responseTokens: Array.isArray(e.response_tokens) ? (e.response_tokens as number[]) : [],
+    ...(Array.isArray(e.response_logprobs) ? { logprobs: e.response_logprobs as number[] } : {}),
     reward: e.reward === 1 ? 1 : 0,
     privateReward: e.private_reward === 1 ? 1 : 0,
     verdict: e.verdict,

@@ -45,12 +45,11 @@ export interface SearchOptions {
 export async function runSearch(options: SearchOptions): Promise<{ cells: number; attempts: number }> {
   const { config, store, history, services, progress } = options;
   const started = performance.now();
-  const sampler = new SharedSampler(services.sampler, {
-    temperature: config.temperature,
-    topP: config.topP,
-    topK: config.sampleTopK,
-    maxTokens: config.maxTokens,
-  });
+  const sampler = new SharedSampler(
+    services.sampler,
+    { temperature: config.temperature, topP: config.topP, topK: config.sampleTopK, maxTokens: config.maxTokens },
+    config.isClip !== null,
+  );
   const grader = new MeteredGrader(services.grader);
   const trainMeter = new BusyMeter();
   const cells = cellsOf(options.tasks, config.strategies, config.seeds);
@@ -184,6 +183,8 @@ function trainStepEvent(task: string, strategy: string, seed: number, step: numb
     masked,
     trainer_step: r.step,
     adapter: r.adapterPath,
+    is_weight_mean: r.isWeightMean,
+    is_clipped: r.isClipped,
   };
 }
 

@@ -29,6 +29,8 @@ export class SharedSampler implements CellSampler {
   constructor(
     private readonly sampler: Sampler,
     private readonly params: SamplingParams,
+    /** Record each token's log-prob: the behaviour policy of the importance weight (only with --is-clip). */
+    private readonly logprobs = false,
   ) {}
 
   sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null): Promise<Rollout[]> {
@@ -38,8 +40,8 @@ export class SharedSampler implements CellSampler {
           await this.sampler.setAdapter(adapter);
           this.adapter = adapter;
         }
-        // Nothing downstream uses the sampler's log-probs (the trainer scores tokens itself), so skip their cost.
-        return this.sampler.sample(messages, { n, seed, ...this.params, logprobs: false });
+        // Only the importance weight uses the sampler's log-probs (the trainer scores tokens itself): skip their cost otherwise.
+        return this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs });
       }),
     );
   }

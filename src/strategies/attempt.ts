@@ -36,6 +36,7 @@ export async function gradeRollout(
     code: rollout.code,
     finishReason: rollout.finishReason,
     responseTokens: rollout.responseTokens,
+    ...(rollout.logprobs.length === rollout.responseTokens.length && rollout.logprobs.length > 0 ? { logprobs: rollout.logprobs } : {}),
     reward,
     privateReward,
     verdict,

@@ -76,6 +76,7 @@ export async function trainExamples(
         teacherPrompt: truncateLeft(rendered, cell.maxTeacherPromptTokens),
         response: attempt.responseTokens,
         masked: false,
+        ...(attempt.logprobs ? { behaviorLogprobs: attempt.logprobs } : {}),
       };
     }),
   );

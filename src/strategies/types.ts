@@ -41,6 +41,8 @@ export interface AttemptOutcome {
   code: string | null;
   finishReason: 'stop' | 'length';
   responseTokens: number[];
+  /** log π_old of each response token, when the sampler recorded them (the importance weight needs them). */
+  logprobs?: number[];
   reward: 0 | 1; // public tests
   privateReward: 0 | 1; // all private tests (only graded when reward = 1)
   verdict: string;

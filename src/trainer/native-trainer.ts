@@ -106,6 +106,10 @@ export class NativeTrainer implements Trainer {
           throw new TrainerRequestError('token ids must be non-negative integers');
         }
       }
+      const lp = example.behaviorLogprobs;
+      if (lp && (lp.length !== example.response.length || !lp.every((l) => Number.isFinite(l) && l <= 0))) {
+        throw new TrainerRequestError('behaviorLogprobs must hold one finite log-probability (≤ 0) per response token');
+      }
     }
     const header = await this.send(encodeStep(batch));
     const number = (key: string) => (header[key] === null ? Number.NaN : Number(header[key]));
@@ -119,6 +123,8 @@ export class NativeTrainer implements Trainer {
       ms: number('ms'),
       skipped: header.skipped === true,
       adapterPath: String(header.adapterPath),
+      isWeightMean: number('isWeightMean'),
+      isClipped: number('isClipped'),
     };
   }
 

@@ -48,16 +48,23 @@ export class FrameReader {
   }
 }
 
-/** The step request: sizes in the header, every example's student, teacher and response ids in the payload. */
+/**
+ * The step request: sizes in the header; in the payload every example's student, teacher and
+ * response ids (int32 LE), then the behaviour log-probs (float32 LE) of the examples that have
+ * them (header `l` = their count, the response length; 0 = none).
+ */
 export function encodeStep(batch: TrainExample[]): Buffer {
   const examples = batch.map((e) => ({
     s: e.studentPrompt.length,
     t: e.teacherPrompt.length,
     r: e.response.length,
     masked: e.masked,
+    ...(e.behaviorLogprobs ? { l: e.behaviorLogprobs.length } : {}),
   }));
   const ids = batch.flatMap((e) => [...e.studentPrompt, ...e.teacherPrompt, ...e.response]);
-  const payload = Buffer.alloc(ids.length * 4);
+  const logprobs = batch.flatMap((e) => e.behaviorLogprobs ?? []);
+  const payload = Buffer.alloc((ids.length + logprobs.length) * 4);
   ids.forEach((id, i) => payload.writeInt32LE(id, i * 4));
+  logprobs.forEach((l, i) => payload.writeFloatLE(l, (ids.length + i) * 4));
   return encodeFrame({ cmd: 'step', examples }, payload);
 }

@@ -14,7 +14,7 @@ export interface TrainerConfig {
   topK: number; // student top-K (+ tail bucket)
   teacher: 'ema' | 'trust_region';
   ema: number; // η
-  isClip?: number; // importance-weight clip (stop-gradient); undefined = off
+  isClip?: number; // importance weight min(π_θ/π_old, isClip) per token (stop-gradient); undefined = off
   threads: number;
   seed: number;
   /** 'adamw' (default) or plain 'sgd' (x ← x − lr·grad; the gradient check uses lr 1, weightDecay 0). */
@@ -37,6 +37,11 @@ export interface TrainExample {
   teacherPrompt: number[]; // question + feedback or sibling solution, through the chat template
   response: number[];
   masked: boolean; // no teacher signal: contributes zero loss, still counted in the mean
+  /**
+   * log π_old(y_t) of each response token under the policy that sampled it (the sampler's
+   * log-probs), for the importance weight min(π_θ(y_t)/π_old(y_t), isClip); absent = ratio 1.
+   */
+  behaviorLogprobs?: number[];
 }
 
 /**
@@ -62,6 +67,8 @@ export interface TrainStepResult {
   ms: number;
   skipped: boolean; // non-finite gradient: no update
   adapterPath: string; // the new student adapter (a new versioned file each step)
+  isWeightMean: number; // mean importance weight over the unmasked response tokens (1 when isClip is off)
+  isClipped: number; // fraction of those tokens whose ratio exceeded isClip
 }
 
 export interface Trainer {

@@ -50,7 +50,7 @@ export class CountingTrainer implements Trainer {
   async step(batch: TrainExample[]): Promise<TrainStepResult> {
     this.steps++;
     await new Promise((r) => setTimeout(r, 3));
-    return { step: this.steps, loss: batch.length, klBefore: 1, klAfter: 0.5, gradNorm: 1, tokens: 1, ms: 3, skipped: false, adapterPath: path.join(this.config.stateDir, `adapter-${this.steps}.gguf`) };
+    return { step: this.steps, loss: batch.length, klBefore: 1, klAfter: 0.5, gradNorm: 1, tokens: 1, ms: 3, skipped: false, adapterPath: path.join(this.config.stateDir, `adapter-${this.steps}.gguf`), isWeightMean: 1, isClipped: 0 };
   }
   async save(): Promise<void> {
     fs.writeFileSync(path.join(this.config.stateDir, 'count'), String(this.steps));

@@ -40,7 +40,11 @@ export const renderTokens = (messages: ChatMessage[]) => tokensOf(messages.map((
 export class ScriptedSampler implements CellSampler {
   readonly calls: SampleCall[] = [];
   /** `script(callIndex, n)` returns the n texts of that call. */
-  constructor(private readonly script: (call: number, n: number, messages: ChatMessage[]) => string[]) {}
+  constructor(
+    private readonly script: (call: number, n: number, messages: ChatMessage[]) => string[],
+    /** Record log-probs (−0.01·(t+1) for token t), as the real sampler does when asked. */
+    private readonly withLogprobs = false,
+  ) {}
   async sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null): Promise<Rollout[]> {
     const texts = this.script(this.calls.length, n, messages);
     this.calls.push({ messages, n, seed, adapter });
@@ -50,7 +54,7 @@ export class ScriptedSampler implements CellSampler {
       code: text,
       promptTokens: renderTokens(messages),
       responseTokens: tokensOf(text),
-      logprobs: [],
+      logprobs: this.withLogprobs ? tokensOf(text).map((_, t) => -0.01 * (t + 1)) : [],
       finishReason: 'stop' as const,
       ms: 5,
     }));
@@ -93,7 +97,7 @@ export class ScriptedTrainer implements CellTrainer {
     this.batches.push(batch);
     const step = this.completedSteps + this.batches.length;
     this.log.push(`step ${step}`);
-    return { step, loss: 0.5, klBefore: 0.2, klAfter: 0.1, gradNorm: 1, tokens: 10, ms: 3, skipped: false, adapterPath: `/adapters/a${step}.gguf` };
+    return { step, loss: 0.5, klBefore: 0.2, klAfter: 0.1, gradNorm: 1, tokens: 10, ms: 3, skipped: false, adapterPath: `/adapters/a${step}.gguf`, isWeightMean: 1, isClipped: 0 };
   }
   async save(): Promise<void> {
     this.log.push('save');

@@ -4,6 +4,7 @@ import { bestOfK } from '../../src/strategies/best-of-k.js';
 import { multiTurn } from '../../src/strategies/multi-turn.js';
 import { sdpo } from '../../src/strategies/sdpo.js';
 import { stepSeed } from '../../src/strategies/steps.js';
+import { attemptEvent, historyFromEvents } from '../../src/run/history.js';
 import type { AttemptOutcome } from '../../src/strategies/types.js';
 import { cellContext, ks, range, renderTokens, ScriptedGrader, ScriptedSampler, ScriptedTrainer, tokensOf } from './scripted.js';
 
@@ -142,6 +143,27 @@ describe('sdpo', () => {
     expect(trainer.log).toEqual(['step 1', 'save', 'event 1', 'step 2', 'save', 'event 2']);
   });
 
+  it('hands the sampler\'s log-probs to the trainer as the importance weight\'s π_old, also after a resume', async () => {
+    const sampler = new ScriptedSampler(byCall([['FAIL bug', 'FAIL two'], ['FAIL again', 'FAIL more']]), true);
+    const trainer = new ScriptedTrainer();
+    const { cell, recorded } = cellContext({ strategy: 'sdpo', sampler, trainer, budget: 4, rollouts: 2 });
+    await sdpo.run(cell);
+    const expected = (text: string) => [...text].map((_, t) => -0.01 * (t + 1));
+    expect(trainer.batches[0].map((e) => e.behaviorLogprobs)).toEqual([expected('FAIL bug'), expected('FAIL two')]);
+    // the attempt events keep them, so a resumed cell trains on the same weights
+    const events = recorded.attempts.map((a) => attemptEvent('t', 'sdpo', 0, a, { adapter: null, keepTokens: true }));
+    expect(events[0].response_logprobs).toEqual(expected('FAIL bug'));
+    const history = historyFromEvents(events);
+    const rebuilt = [...history.cells.values()][0]!.attempts.get(1)!;
+    expect(rebuilt.logprobs).toEqual(expected('FAIL bug'));
+    // without log-probs (no --is-clip) nothing is sent or written
+    const plain = new ScriptedTrainer();
+    const again = cellContext({ strategy: 'sdpo', sampler: new ScriptedSampler(byCall([['FAIL a', 'FAIL b']])), trainer: plain, budget: 4, rollouts: 2 });
+    await sdpo.run(again.cell);
+    expect(plain.batches[0].every((e) => e.behaviorLogprobs === undefined)).toBe(true);
+    expect('response_logprobs' in attemptEvent('t', 'sdpo', 0, again.recorded.attempts[0]!, { adapter: null, keepTokens: true })).toBe(false);
+  });
+
   it('stops at the first discovery without training on it', async () => {
     const sampler = new ScriptedSampler(byCall([['FAIL a', 'FAIL b'], ['PASS', 'FAIL c']]));
     const trainer = new ScriptedTrainer();
@@ -164,7 +186,7 @@ describe('sdpo', () => {
 
   it('resumes after the trainer saved a step whose event was lost: logs it, then continues with its adapter', async () => {
     const sampler = new ScriptedSampler(byCall([]));
-    const saved = { step: 1, loss: 0.3, klBefore: 0.2, klAfter: 0.1, gradNorm: 0.5, tokens: 9, ms: 2, skipped: false, adapterPath: '/adapters/a1.gguf' };
+    const saved = { step: 1, loss: 0.3, klBefore: 0.2, klAfter: 0.1, gradNorm: 0.5, tokens: 9, ms: 2, skipped: false, adapterPath: '/adapters/a1.gguf', isWeightMean: 1, isClipped: 0 };
     const trainer = new ScriptedTrainer(1, { result: saved, masked: 0 });
     const { cell, recorded } = cellContext({ strategy: 'sdpo', sampler, trainer, budget: 6, rollouts: 2 });
     for (const k of [1, 2]) cell.history.attempts.set(k, { ...fakeAttempt(k, 2), responseTokens: [1, 2] });

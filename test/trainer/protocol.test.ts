@@ -42,4 +42,20 @@ describe('trainer protocol frames', () => {
     for (let i = 0; i < decoded!.payload.length; i += 4) ids.push(decoded!.payload.readInt32LE(i));
     expect(ids).toEqual([1, 2, 3, 4, 151935, 5]);
   });
+
+  it('appends behaviour log-probs as float32 LE after all ids, only for the examples that carry them', () => {
+    const frame = encodeStep([
+      { studentPrompt: [1], teacherPrompt: [2], response: [3, 4], masked: false, behaviorLogprobs: [-0.5, -2.25] },
+      { studentPrompt: [5], teacherPrompt: [6], response: [7], masked: false },
+    ]);
+    const [decoded] = new FrameReader().push(frame);
+    expect(decoded!.header.examples).toEqual([
+      { s: 1, t: 1, r: 2, masked: false, l: 2 },
+      { s: 1, t: 1, r: 1, masked: false },
+    ]);
+    const p = decoded!.payload;
+    expect(p.length).toBe((7 + 2) * 4);
+    expect([0, 1, 2, 3, 4, 5, 6].map((i) => p.readInt32LE(i * 4))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect([p.readFloatLE(28), p.readFloatLE(32)]).toEqual([-0.5, -2.25]);
+  });
 });

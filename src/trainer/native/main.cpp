@@ -1,8 +1,10 @@
 // ttsd-trainer: a long-lived process that trains an SDPO LoRA adapter for the ttsd harness.
 // It speaks the framed protocol of protocol.h on stdin/stdout (the client is src/trainer/native-trainer.ts):
 //   {"cmd":"init", ...TrainerConfig}   -> {"ok":true, step, resumed, arch, nVocab, nParams}
-//   {"cmd":"step", examples:[{s,t,r,masked}]} + int32 payload (s, t, r token ids of each example in order)
-//                                     -> {"ok":true, step, loss, klBefore, klAfter, gradNorm, tokens, ms, skipped, adapterPath}
+//   {"cmd":"step", examples:[{s,t,r,masked,l}]} + payload: int32 s, t, r token ids of each example in order, then
+//                                     float32 log pi_old of the response tokens of each example with l = r (l = 0: none)
+//                                     -> {"ok":true, step, loss, klBefore, klAfter, gradNorm, tokens, ms, skipped, adapterPath,
+//                                         isWeightMean, isClipped}
 //   {"cmd":"save"} -> {"ok":true}      {"cmd":"bench", tokens} -> {"ok":true, ...timings}      {"cmd":"shutdown"}
 // A request that cannot be served answers {"error": "..."}; "fatal": true means the process exits next.
 // Logs go to stderr; stdout carries frames only (fd 1 is redirected to stderr so that stray prints cannot
@@ -33,24 +35,31 @@ static void log_to_stderr(ggml_log_level level, const char * text, void *) {
 static std::vector<train_example> read_examples(const frame & f) {
     std::vector<train_example> out;
     const auto & list = f.header.at("examples");
-    size_t offset = 0;
-    const size_t n_ids = f.payload.size() / sizeof(int32_t);
-    auto take = [&](size_t n) {
-        if (offset + n > n_ids) throw std::runtime_error("step payload shorter than the example sizes");
-        std::vector<int32_t> v(n);
-        std::memcpy(v.data(), f.payload.data() + offset * sizeof(int32_t), n * sizeof(int32_t));
-        offset += n;
+    size_t n_ids = 0, n_logp = 0;
+    for (const auto & e : list) {
+        n_ids += e.at("s").get<size_t>() + e.at("t").get<size_t>() + e.at("r").get<size_t>();
+        n_logp += e.value("l", (size_t) 0);
+    }
+    if (f.payload.size() != (n_ids + n_logp) * 4) throw std::runtime_error("step payload size does not match the example sizes");
+    const uint8_t * ids = f.payload.data();
+    const uint8_t * logp = ids + n_ids * sizeof(int32_t);
+    auto take = [](const uint8_t *& p, size_t n, auto element) {
+        std::vector<decltype(element)> v(n);
+        std::memcpy(v.data(), p, n * sizeof(element));
+        p += n * sizeof(element);
         return v;
     };
     for (const auto & e : list) {
         train_example ex;
-        ex.student_prompt = take(e.at("s").get<size_t>());
-        ex.teacher_prompt = take(e.at("t").get<size_t>());
-        ex.response = take(e.at("r").get<size_t>());
+        ex.student_prompt = take(ids, e.at("s").get<size_t>(), int32_t());
+        ex.teacher_prompt = take(ids, e.at("t").get<size_t>(), int32_t());
+        ex.response = take(ids, e.at("r").get<size_t>(), int32_t());
         ex.masked = e.at("masked").get<bool>();
+        const size_t l = e.value("l", (size_t) 0);
+        if (l != 0 && l != ex.response.size()) throw std::runtime_error("behavior log-probs must be one per response token");
+        ex.behavior_logp = take(logp, l, float());
         out.push_back(std::move(ex));
     }
-    if (offset != n_ids) throw std::runtime_error("step payload longer than the example sizes");
     return out;
 }
 
@@ -58,7 +67,7 @@ static nlohmann::json to_json(const step_result & r) {
     return {
         { "ok", true }, { "step", r.step }, { "loss", r.loss }, { "klBefore", r.kl_before }, { "klAfter", r.kl_after },
         { "gradNorm", r.grad_norm }, { "tokens", r.tokens }, { "ms", r.ms }, { "skipped", r.skipped },
-        { "adapterPath", r.adapter_path },
+        { "adapterPath", r.adapter_path }, { "isWeightMean", r.is_weight_mean }, { "isClipped", r.is_clipped },
     };
 }
 

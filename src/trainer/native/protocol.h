@@ -1,7 +1,7 @@
 // Framed messages over stdin/stdout between the ttsd trainer and its TypeScript client
 // (src/trainer/protocol.ts). A frame is:
 //   uint32 LE header length, header (UTF-8 JSON object), uint32 LE payload length, payload bytes.
-// The payload carries bulk numbers (int32 token ids) so that the header stays small.
+// The payload carries bulk numbers (int32 token ids, float32 log-probs) so that the header stays small.
 #pragma once
 
 #include <nlohmann/json.hpp>

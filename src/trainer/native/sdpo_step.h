@@ -34,7 +34,7 @@ struct trainer_config {
     int top_k = 20;
     teacher_kind teacher = teacher_kind::ema;
     float ema = 0.01f;
-    float is_clip = 0.0f;          // <= 0: off
+    float is_clip = 0.0f;          // <= 0: off; else token weight min(pi_theta(y_t) / pi_old(y_t), is_clip)
     int threads = 2;
     uint64_t seed = 0;
     optimizer_kind optimizer = optimizer_kind::adamw;
@@ -48,6 +48,7 @@ trainer_config parse_config(const nlohmann::json & j);
 struct train_example {
     std::vector<int32_t> student_prompt, teacher_prompt, response;
     bool masked = false;
+    std::vector<float> behavior_logp; // log pi_old(y_t) from the sampler, one per response token; empty = unknown (ratio 1)
 };
 
 struct step_result {
@@ -57,6 +58,8 @@ struct step_result {
     double ms = 0;
     bool skipped = false;
     std::string adapter_path;
+    double is_weight_mean = 1.0;    // mean importance weight over the batch's unmasked response tokens
+    double is_clipped = 0.0;        // fraction of those tokens whose ratio was clipped
 };
 
 // per response position: the student's top-k ids and log-probs, the teacher's at the same ids, both tails
@@ -67,6 +70,7 @@ struct scored_rows {
     std::vector<float> teacher_logq; // [rows*k]
     std::vector<float> teacher_tail; // [rows] log(1 - sum q), clamped
     std::vector<float> sampled_logq; // [rows] teacher log-prob of the response token (sampled-token estimator)
+    std::vector<float> sampled_logp; // [rows] student log-prob of the response token (importance weight)
 };
 
 class sdpo_trainer {
@@ -103,7 +107,7 @@ private:
                     const std::function<void(int row, const float * logits)> & on_row);
     scored_rows score_example(const train_example & ex);
     std::vector<float> student_logp_at(const train_example & ex, const scored_rows & s);
-    double accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight);
+    double accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight, step_result & r);
     // reads and clears the accumulated gradient; returns its global L2 norm (NaN/inf if non-finite)
     double take_gradient(std::vector<std::vector<float>> & grads);
     void apply_update(std::vector<std::vector<float>> & grads, double grad_norm);
