@@ -52,7 +52,9 @@ export interface TrainExample {
  *   log q = teacher log-probs at S_t, log q⊥ = log1p(−Σ q), or log 1e-7 when Σ q ≥ 1 − 1e-7 (host, f64);
  *   D_t = reverse_kl: Σ p (log p − log q) + p⊥ (log p⊥ − log q⊥); forward_kl: Σ q (log q − log p) + tail;
  *         jsd(α): m = (1−α)p + αq, (1−α) KL(p‖m) + α KL(q‖m) over S_t + tail; sampled_token: ½ (log p − log q)².
- *   loss = Σ_i (1/B) (1/|y_i|) Σ_t D_t with B = batch size including masked rollouts (they add 0).
+ *   loss = Σ_i (1/B) (1/|y_i|) Σ_t w_t D_t with B = batch size including masked rollouts (they add 0);
+ *   w_t = 1, or with isClip: min(π_θ(y_t)/π_old(y_t), isClip), π_θ = the student before the step (F32),
+ *   π_old from behaviorLogprobs (ratio 1 for a rollout without them); w_t is a constant (no gradient).
  * The update uses the gradient of that loss w.r.t. the student's LoRA tensors (teacher constant).
  * klBefore/klAfter are the reverse-KL value of that loss before and after the update, at the same
  * ids and teacher values (f64 on the host).
