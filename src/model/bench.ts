@@ -22,7 +22,7 @@ export interface SamplerBenchResult {
   model: string;
   g: number;
   tokens: number;
-  threads: number | null;
+  threads: number;
   repeats: number;
   prompt_tokens: number;
   tok_s_1: number;
@@ -61,7 +61,7 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
     contextSize: 1024 + o.tokens,
     flashAttention: DEFAULT_FLASH_ATTENTION,
     sequences: o.g,
-    ...(o.threads !== undefined && { threads: o.threads }),
+    threads: sampler.threads, // the same threads on both sides (node-llama-cpp's own default can exceed the cores)
   });
   try {
     const messages = generationMessages(QUESTION);
@@ -94,7 +94,7 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
       model: o.model,
       g: o.g,
       tokens: o.tokens,
-      threads: o.threads ?? null,
+      threads: sampler.threads,
       repeats: o.repeats,
       prompt_tokens: prompt.length,
       tok_s_1: round(tokS(runs.h1)),

@@ -8,6 +8,7 @@
  * Adapters: the base model stays loaded; setAdapter() builds a NEW context with the adapter and
  * disposes the old one, so no KV computed under an older adapter can ever be reused.
  */
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { ControlledEvaluateInputItem, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { UserError } from '../errors.js';
@@ -22,9 +23,10 @@ export interface LlamaSamplerOptions extends LoadModelOptions {
   /** A local GGUF path or an `hf:` URI (downloaded once into the cache dir). */
   model: string;
   /**
-   * CPU threads for evaluation (default: $TTSD_THREADS, else node-llama-cpp's choice: all cores).
-   * On a CPU shared with other busy processes use fewer: llama.cpp's threads spin-wait for each
-   * other, and a descheduled one stalls every step.
+   * CPU threads for evaluation (default: $TTSD_THREADS, else the cores Node sees). Not
+   * node-llama-cpp's own default, which can exceed the cores (4 on a 2-core machine): llama.cpp's
+   * threads spin-wait for each other, so one thread more than the cores made decoding ~100×
+   * slower. On a CPU shared with other busy processes use fewer, for the same reason.
    */
   threads?: number;
   /** Tokens per sequence: prompt + response must fit (default 4096). */
@@ -62,7 +64,7 @@ export class LlamaSampler implements Sampler {
     readonly model: LlamaModel,
     readonly modelPath: string,
     private readonly template: ChatTemplate,
-    private readonly options: Required<Pick<LlamaSamplerOptions, 'contextSize' | 'sequences' | 'flashAttention'>> & Pick<LlamaSamplerOptions, 'threads' | 'batchSize'>,
+    private readonly options: Required<Pick<LlamaSamplerOptions, 'contextSize' | 'sequences' | 'flashAttention' | 'threads'>> & Pick<LlamaSamplerOptions, 'batchSize'>,
   ) {}
 
   static async load(options: LlamaSamplerOptions): Promise<LlamaSampler> {
@@ -72,7 +74,7 @@ export class LlamaSampler implements Sampler {
         contextSize: options.contextSize ?? 4096,
         sequences: options.sequences ?? 8,
         flashAttention: options.flashAttention ?? DEFAULT_FLASH_ATTENTION,
-        threads: options.threads ?? threadsFromEnv(),
+        threads: options.threads ?? threadsFromEnv() ?? availableParallelism(),
         batchSize: options.batchSize,
       });
       await sampler.openContext(null);
@@ -86,6 +88,10 @@ export class LlamaSampler implements Sampler {
   /** Tokens one sequence can hold (prompt + response). */
   get contextSize(): number {
     return this.context.contextSize;
+  }
+  /** CPU threads of the sampling context. */
+  get threads(): number {
+    return this.options.threads;
   }
   get sequences(): number {
     return this.options.sequences;
@@ -199,7 +205,7 @@ export class LlamaSampler implements Sampler {
         contextSize: this.options.contextSize,
         sequences: this.options.sequences,
         flashAttention: this.options.flashAttention,
-        ...(this.options.threads !== undefined && { threads: this.options.threads }),
+        threads: this.options.threads,
         ...(this.options.batchSize !== undefined && { batchSize: this.options.batchSize }),
         ...(adapter !== null && { lora: { adapters: [{ filePath: adapter }] } }),
       });

@@ -168,7 +168,7 @@ describe('GGUF writer', () => {
       expect(model.fileInfo.metadata.general.architecture).toBe('qwen2');
       expect(model.fileInsights.totalLayers).toBe(3); // 2 blocks + output layer
       expect(model.fileInfo.metadata.tokenizer.ggml.tokens.length).toBe(151936);
-      const ctx = await model.createContext({ contextSize: 128 });
+      const ctx = await model.createContext({ contextSize: 128, threads: 1 });
       const seq = ctx.getSequence();
       const res = await seq.controlledEvaluate([[model.tokenize('hello')[0]!, { generateNext: { logits: { filter: { tokens: [], includeTop: 1 } } } }]]);
       const top = [...(res[0]?.next?.logits?.values() ?? [])][0]!;

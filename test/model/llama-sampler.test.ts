@@ -1,6 +1,7 @@
 // LlamaSampler on real node-llama-cpp with tiny random-weight models (real tokenizers and chat
 // templates): prompts, parallel rollouts, logprobs against llama.cpp's own softmax, scoring,
 // adapter swaps against fresh contexts, and clear errors. ~1–2 min on 2 busy cores.
+import { availableParallelism } from 'node:os';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -223,6 +224,29 @@ describe('LlamaSampler (qwen3 tiny)', () => {
       expect(r!.responseTokens).toHaveLength(3);
     } finally {
       await sampler.dispose();
+    }
+  });
+});
+
+describe('LlamaSampler threads', () => {
+  it('defaults to the cores Node sees (node-llama-cpp\'s own default exceeds them on 2 cores), else $TTSD_THREADS or the option', async () => {
+    const model = await tinyModel();
+    const saved = process.env.TTSD_THREADS;
+    try {
+      delete process.env.TTSD_THREADS;
+      const byDefault = await LlamaSampler.load({ model, contextSize: 256, sequences: 1 });
+      expect(byDefault.threads).toBe(availableParallelism());
+      await byDefault.dispose();
+      process.env.TTSD_THREADS = '1';
+      const fromEnv = await LlamaSampler.load({ model, contextSize: 256, sequences: 1 });
+      expect(fromEnv.threads).toBe(1);
+      await fromEnv.dispose();
+      const fromOption = await LlamaSampler.load({ model, contextSize: 256, sequences: 1, threads: 3 });
+      expect(fromOption.threads).toBe(3);
+      await fromOption.dispose();
+    } finally {
+      if (saved === undefined) delete process.env.TTSD_THREADS;
+      else process.env.TTSD_THREADS = saved;
     }
   });
 });
