@@ -29,7 +29,7 @@ export interface SamplerBenchResult {
   tok_s_g: number;
   bare_tok_s_1: number;
   bare_tok_s_g: number;
-  /** Harness time / bare time for G rollouts, logprobs included (what ttsd runs). */
+  /** Harness time / bare time for G rollouts, logprobs included, at ttsd's default sampling (temperature 1, full vocabulary). */
   overhead_ratio: number;
   /** Same, one rollout. */
   overhead_ratio_1: number;
@@ -38,12 +38,18 @@ export interface SamplerBenchResult {
   /** The same ratios in process CPU time, which other processes on a shared machine do not inflate. */
   overhead_ratio_cpu: number;
   overhead_ratio_no_logprobs_cpu: number;
+  /** Harness with logprobs / bare loop, both at temperature 0.8, top-k 40, top-p 0.95 (log-probs by re-scoring). */
+  overhead_ratio_tempered: number;
   load_average: number;
   cores: number;
   batch_speedup: number;
 }
 
-const SETTINGS = { temperature: 0.8, topK: 40, topP: 0.95 };
+// ttsd's sampling defaults (the paper's): temperature 1 over the whole vocabulary
+const SETTINGS = { temperature: 1, topK: 0, topP: 1 };
+// tempered, truncated sampling: the raw log-probs then need a re-scoring pass
+const TEMPERED = { temperature: 0.8, topK: 40, topP: 0.95 };
+type Settings = typeof SETTINGS;
 const QUESTION = {
   content:
     'You are given an integer array nums. Return the length of the longest strictly increasing subsequence of nums.\n\nExample 1:\nInput: nums = [10,9,2,5,3,7,101,18]\nOutput: 4',
@@ -66,26 +72,28 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
   try {
     const messages = generationMessages(QUESTION);
     const prompt = (await sampler.renderPrompt(messages)) as Token[];
-    const harness = async (n: number, logprobs: boolean): Promise<Run> => {
+    const harness = async (n: number, logprobs: boolean, settings: Settings = SETTINGS): Promise<Run> => {
       const started = performance.now();
       const cpu = process.cpuUsage();
-      const rollouts = await sampler.sample(messages, { n, seed: o.seed, maxTokens: o.tokens, logprobs, ...SETTINGS });
+      const rollouts = await sampler.sample(messages, { n, seed: o.seed, maxTokens: o.tokens, logprobs, ...settings });
       return { ms: performance.now() - started, cpuMs: cpuMs(cpu), tokens: rollouts.reduce((s, r) => s + r.responseTokens.length, 0) };
     };
     const bareSequences = Array.from({ length: o.g }, () => bareContext.getSequence());
-    const bare = (n: number) => bareLoop(sampler, bareSequences.slice(0, n), prompt, o);
+    const bare = (n: number, settings: Settings = SETTINGS) => bareLoop(sampler, bareSequences.slice(0, n), prompt, o, settings);
 
     // Warm-up: first evaluations allocate buffers and page the weights in.
     await bare(1);
     await harness(1, true);
 
-    const runs = { bare1: [] as Run[], h1: [] as Run[], bareG: [] as Run[], hG: [] as Run[], hGnolp: [] as Run[] };
+    const runs = { bare1: [] as Run[], h1: [] as Run[], bareG: [] as Run[], hG: [] as Run[], hGnolp: [] as Run[], bareGt: [] as Run[], hGt: [] as Run[] };
     for (let r = 0; r < o.repeats; r++) {
       runs.bare1.push(await bare(1));
       runs.h1.push(await harness(1, true));
       runs.bareG.push(await bare(o.g));
       runs.hG.push(await harness(o.g, true));
       runs.hGnolp.push(await harness(o.g, false));
+      runs.bareGt.push(await bare(o.g, TEMPERED));
+      runs.hGt.push(await harness(o.g, true, TEMPERED));
     }
     const tokS = (rs: Run[]) => median(rs.map((r) => (r.tokens / r.ms) * 1000));
     const ratio = (a: Run[], b: Run[]) => median(a.map((r, i) => r.ms / b[i]!.ms));
@@ -106,6 +114,7 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
       overhead_ratio_no_logprobs: round(ratio(runs.hGnolp, runs.bareG), 3),
       overhead_ratio_cpu: round(cpuRatio(runs.hG, runs.bareG), 3),
       overhead_ratio_no_logprobs_cpu: round(cpuRatio(runs.hGnolp, runs.bareG), 3),
+      overhead_ratio_tempered: round(ratio(runs.hGt, runs.bareGt), 3),
       load_average: round(loadavg()[0]!, 2),
       cores: availableParallelism(),
       batch_speedup: round(tokS(runs.hG) / tokS(runs.h1), 3),
@@ -129,14 +138,14 @@ function cpuMs(since: NodeJS.CpuUsage): number {
 }
 
 /** The reference: plain node-llama-cpp, n sequences evaluating concurrently, nothing recorded. */
-async function bareLoop(sampler: LlamaSampler, sequences: LlamaContextSequence[], prompt: Token[], o: SamplerBenchOptions): Promise<Run> {
+async function bareLoop(sampler: LlamaSampler, sequences: LlamaContextSequence[], prompt: Token[], o: SamplerBenchOptions, settings: Settings): Promise<Run> {
   const started = performance.now();
   const cpu = process.cpuUsage();
   const counts = await Promise.all(
     sequences.map(async (seq, i) => {
       await seq.clearHistory();
       let count = 0;
-      for await (const token of seq.evaluate(prompt, { ...SETTINGS, seed: rolloutSeed(o.seed, i), yieldEogToken: true })) {
+      for await (const token of seq.evaluate(prompt, { ...settings, seed: rolloutSeed(o.seed, i), yieldEogToken: true })) {
         count++;
         if (sampler.model.isEogToken(token) || count >= o.tokens) break;
       }

@@ -1,9 +1,10 @@
 /**
  * The real Sampler: node-llama-cpp on the bundled llama.cpp. One model, one context with N
  * sequence slots; G rollouts of a prompt run as G sequences of that context, so every decode
- * step is one batch. After a rollout ends, the log-probabilities of its tokens under the raw
- * model distribution (temperature 1, full vocabulary, what the trainer's student sees) are
- * computed by re-evaluating the response on the same sequence (the prompt's KV is kept).
+ * step is one batch. Each rollout records the log-probabilities of its tokens under the raw
+ * model distribution (temperature 1, full vocabulary, what the trainer's student sees): taken
+ * during generation when that is the distribution sampled from, else by re-evaluating the
+ * response on the same sequence (the prompt's KV is kept).
  *
  * Adapters: the base model stays loaded; setAdapter() builds a NEW context with the adapter and
  * disposes the old one, so no KV computed under an older adapter can ever be reused.
@@ -220,29 +221,43 @@ export class LlamaSampler implements Sampler {
     this.currentAdapter = adapter;
   }
 
+  /**
+   * One rollout. With log-probs asked, each step also returns the probability llama.cpp's sampler
+   * gave the token it drew (node-llama-cpp's `confidence`). When the sampling distribution IS
+   * the raw model distribution (temperature 1, no top-k/top-p: the paper's setting and ttsd's
+   * default), that is the token's probability under the model, so its log-prob costs nothing
+   * (the evaluate-loop-plus-re-scoring it replaces cost ~20% of the sampling time). Otherwise
+   * (tempered or truncated sampling) the raw log-probs come from a re-scoring pass.
+   */
   private async rollout(seq: LlamaContextSequence, prompt: Token[], options: SampleOptions, seed: number): Promise<Rollout> {
     const started = performance.now();
     await seq.clearHistory();
+    const wantLogprobs = options.logprobs !== false;
+    const rawSampling = options.temperature === 1 && options.topK === 0 && options.topP >= 1;
+    const capture = wantLogprobs && rawSampling;
     const tokens: Token[] = [];
+    const captured: number[] = [];
     let finishReason: Rollout['finishReason'] = 'length';
     if (options.maxTokens > 0) {
-      for await (const token of seq.evaluate(prompt, {
-        temperature: options.temperature,
-        topK: options.topK,
-        topP: options.topP,
-        seed,
-        yieldEogToken: true,
-      })) {
-        tokens.push(token);
-        if (this.model.isEogToken(token)) {
+      const generation = seq.evaluateWithMetadata(
+        prompt,
+        { confidence: capture },
+        { temperature: options.temperature, topK: options.topK, topP: options.topP, seed, yieldEogToken: true },
+      );
+      for await (const output of generation) {
+        tokens.push(output.token);
+        if (capture) captured.push(Math.log((output as { confidence?: number }).confidence ?? Number.NaN));
+        if (this.model.isEogToken(output.token)) {
           finishReason = 'stop';
           break;
         }
         if (tokens.length >= options.maxTokens) break;
       }
     }
-    let logprobs: number[] = [];
-    if (options.logprobs !== false && tokens.length > 0) {
+    // A probability that underflowed float32 (or went missing) cannot give its log-prob: re-score then.
+    const capturedAll = capture && captured.every(Number.isFinite);
+    let logprobs: number[] = capturedAll ? captured : [];
+    if (wantLogprobs && !capturedAll && tokens.length > 0) {
       // Keep the prompt's KV except its last token, whose logits predict the first response token.
       await seq.eraseContextTokenRanges([{ start: prompt.length - 1, end: seq.nextTokenIndex }]);
       logprobs = (await this.scoreContinuation(seq, prompt.at(-1)!, tokens, 0)).logprobs;

@@ -114,6 +114,20 @@ describe('LlamaSampler (qwen2 tiny)', () => {
     for (const lp of r!.logprobs) expect(lp).toBeLessThan(0);
   });
 
+  it('samples from the raw distribution (temperature 1, full vocabulary) with log-probs taken during generation', async () => {
+    const raw = { ...SETTINGS, n: 2, seed: 8, temperature: 1, topK: 0, topP: 1, maxTokens: 10 };
+    const rollouts = await sampler.sample(messages, raw);
+    for (const r of rollouts) {
+      expect(r.logprobs).toHaveLength(10);
+      const reference = await referenceLogprobs(sampler.model, null, r.promptTokens, r.responseTokens);
+      expect(maxAbsDiff(r.logprobs, reference)).toBeLessThan(1e-3);
+    }
+    // the same draws whether or not log-probs are recorded
+    const without = await sampler.sample(messages, { ...raw, logprobs: false });
+    expect(without.map((r) => r.responseTokens)).toEqual(rollouts.map((r) => r.responseTokens));
+    expect(without.every((r) => r.logprobs.length === 0)).toBe(true);
+  });
+
   it('greedy rollouts pick the arg-max: each token is the top-1 of a scoring with topK', async () => {
     const [r] = await sampler.sample(messages, { ...SETTINGS, n: 1, temperature: 0, maxTokens: 6 });
     const scored = await sampler.score(r!.promptTokens, r!.responseTokens, { topK: 5 });
