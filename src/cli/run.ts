@@ -132,7 +132,7 @@ async function resumeRun(runDir: string, options: Record<string, unknown>): Prom
   const tasks = selectTasks(all, { ids: first.tasks });
   const resumeEvent: ResumeEvent = { type: 'resume', at: new Date().toISOString(), repaired };
   store.append({ ...resumeEvent, ...Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v])) });
-  await search(config, tasks, runDir, store, historyFromEvents(events));
+  await search(config, tasks, runDir, store, historyFromEvents(events, runDir));
 }
 
 async function search(config: RunConfig, tasks: Task[], runDir: string, store: RunStore, history: RunHistory): Promise<void> {

@@ -58,7 +58,7 @@ export type RunEvent = RunStartEvent | AttemptEvent | TrainStepEvent | { type: s
  *   SDPO sibling contexts after a resume), `response_tokens` (SDPO only: the trainer's input
  *   after a resume), `response_logprobs` (SDPO with --is-clip only: the sampler's log-prob of
  *   each response token, the importance weight's π_old) and `adapter` (the LoRA adapter sampled
- *   with; null = base model).
+ *   with; null = base model; relative to the run directory when inside it, like train_step's).
  * - train_step events also carry `trainer_step`, `adapter` (the new student adapter),
  *   `is_weight_mean` and `is_clipped` (mean importance weight and clipped fraction over the
  *   step's response tokens; 1 and 0 without --is-clip).

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { AttemptOutcome, CellHistory } from '../strategies/types.js';
 import type { AttemptEvent, RunEvent } from './events.js';
 
@@ -13,7 +14,8 @@ export interface RunHistory {
  * Rebuilds every cell's attempts, train steps and completion from the log. An attempt k logged
  * twice would be a bug in the writer; it is refused rather than silently counted once.
  */
-export function historyFromEvents(events: RunEvent[]): RunHistory {
+/** The cells' attempts and train steps logged so far; adapter paths are resolved against `runDir`. */
+export function historyFromEvents(events: RunEvent[], runDir = '.'): RunHistory {
   const cells = new Map<string, CellHistory>();
   const done = new Set<string>();
   const cellOf = (key: string): CellHistory => {
@@ -30,7 +32,8 @@ export function historyFromEvents(events: RunEvent[]): RunHistory {
     } else if (event.type === 'train_step') {
       const e = event as Record<string, unknown>;
       const cell = cellOf(cellKey(String(e.task), String(e.strategy ?? 'sdpo'), Number(e.seed)));
-      cell.trainSteps.set(Number(e.step), { adapterPath: (e.adapter as string | null | undefined) ?? null });
+      const adapter = (e.adapter as string | null | undefined) ?? null;
+      cell.trainSteps.set(Number(e.step), { adapterPath: adapter === null ? null : path.resolve(runDir, adapter) });
     } else if (event.type === 'cell_done') {
       const e = event as Record<string, unknown>;
       done.add(cellKey(String(e.task), String(e.strategy), Number(e.seed)));

@@ -125,11 +125,11 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
       trainer,
       history: cellHistory,
       recordAttempt: (attempt: AttemptOutcome) => {
-        store.append(attemptEvent(task.id, name, seed, attempt, { adapter, keepTokens: strategy.needsTrainer }));
+        store.append(attemptEvent(task.id, name, seed, attempt, { adapter: runRelative(options.runDir, adapter), keepTokens: strategy.needsTrainer }));
         progress.attempt(`${name} ${task.id} seed ${seed}`, attempt);
       },
       recordTrainStep: (step: number, result: TrainStepResult, masked: number) => {
-        store.append(trainStepEvent(task.id, name, seed, step, result, masked));
+        store.append(trainStepEvent(task.id, name, seed, step, { ...result, adapterPath: runRelative(options.runDir, result.adapterPath)! }, masked));
         progress.trainStep(`${name} ${task.id} seed ${seed}`, step, result);
       },
     };
@@ -186,6 +186,16 @@ function trainStepEvent(task: string, strategy: string, seed: number, step: numb
     is_weight_mean: r.isWeightMean,
     is_clipped: r.isClipped,
   };
+}
+
+/**
+ * Adapter paths inside the run directory are logged relative to it (historyFromEvents resolves
+ * them), so that a run directory moved or copied elsewhere still resumes.
+ */
+function runRelative(runDir: string, file: string | null): string | null {
+  if (file === null) return null;
+  const relative = path.relative(path.resolve(runDir), path.resolve(file));
+  return relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(file) : relative;
 }
 
 function countRecorded(history: RunHistory): number {

@@ -67,7 +67,8 @@ describe('full loop, real parts', () => {
     expect(steps.map((s) => s.step)).toEqual([1]);
     for (const s of steps) {
       expect(Number.isFinite(s.loss) && Number.isFinite(s.kl_before) && Number.isFinite(s.kl_after) && Number.isFinite(s.grad_norm)).toBe(true);
-      expect(fs.existsSync(s.adapter)).toBe(true);
+      expect(path.isAbsolute(s.adapter)).toBe(false); // relative to the run directory
+      expect(fs.existsSync(path.join(out, s.adapter))).toBe(true);
     }
     const sdpoAdapters = events.filter((e) => e.type === 'attempt' && e.strategy === 'sdpo').map((a) => [a.step, a.adapter]);
     for (const [step, adapter] of sdpoAdapters) expect(adapter).toBe(step === 1 ? null : steps[step - 2].adapter);

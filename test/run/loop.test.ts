@@ -26,7 +26,7 @@ async function search(dir: string, events: Ev[] = []) {
   const store = events.length ? RunStore.open(dir).store : RunStore.create(dir);
   if (!events.length) store.append({ type: 'run' });
   const services = scriptedServices();
-  await runSearch({ config, tasks, runDir: dir, store, history: historyFromEvents(events as RunEvent[]), services, progress: quiet });
+  await runSearch({ config, tasks, runDir: dir, store, history: historyFromEvents(events as RunEvent[], dir), services, progress: quiet });
   store.close();
   const reopened = RunStore.open(dir);
   reopened.store.close();
@@ -41,7 +41,8 @@ describe('run loop', () => {
   });
 
   it('runs every cell, closes each with cell_done and ends with utilisation and run_done', async () => {
-    const { events, services } = await search(path.join(tmp, 'full'));
+    const dir = path.join(tmp, 'full');
+    const { events, services } = await search(dir);
     const done = events.filter((e) => e.type === 'cell_done');
     expect(done).toHaveLength(2 * 3 * 2);
     const keys = attemptKeys(events);
@@ -54,7 +55,7 @@ describe('run loop', () => {
     }
     // Interleaved SDPO cells share one sampler: every attempt was sampled with its own cell's adapter.
     for (const e of events.filter((e) => e.type === 'attempt' && e.strategy === 'sdpo' && String(e.text).startsWith('FAIL'))) {
-      expect(String(e.text).endsWith(`adapter ${e.adapter}`)).toBe(true);
+      expect(String(e.text).endsWith(`adapter ${e.adapter === null ? null : path.resolve(dir, e.adapter)}`)).toBe(true);
       const step = e.step as number;
       const trained = events.find((t) => t.type === 'train_step' && t.task === e.task && t.seed === e.seed && t.step === step - 1);
       expect(e.adapter ?? null).toBe(step === 1 ? null : trained?.adapter);

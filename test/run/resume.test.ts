@@ -77,17 +77,27 @@ describe('resume after kill -9', () => {
     expect(events.filter((e) => e.type === 'train_step').map((e) => e.step)).toEqual([1, 2]);
   }, 600_000);
 
+  const afterFirstTrainStep = (lines: string[]) => lines.some((l) => l.includes('"type":"train_step"'));
   const killPoints: [string, (lines: string[]) => boolean][] = [
     ['right after the run event', (lines) => lines.length >= 1],
     ['after 4 events', (lines) => lines.length >= 4],
-    ['right after the first train step', (lines) => lines.some((l) => l.includes('"type":"train_step"'))],
+    ['right after the first train step', afterFirstTrainStep],
     ['mid-way through SDPO step 2', (lines) => lines.some((l) => l.includes('"strategy":"sdpo"') && l.includes('"step":2'))],
+    // adapter paths are logged relative to the run directory, so a moved directory resumes too
+    ['right after the first train step, the run directory then moved', afterFirstTrainStep],
   ];
 
-  it.each(killPoints)('killed %s, resumed: same attempts, none twice, train steps once', async (_name, when) => {
-    const out = path.join(tmp, `kill-${Math.random().toString(36).slice(2)}`);
+  it.each(killPoints)('killed %s, resumed: same attempts, none twice, train steps once', async (name, when) => {
+    let out = path.join(tmp, `kill-${Math.random().toString(36).slice(2)}`);
     const killedAt = await runAndKill(out, when);
     expect(readLog(out).length).toBeGreaterThanOrEqual(killedAt);
+    if (name.endsWith('moved')) {
+      const moved = `${out}-moved`;
+      fs.renameSync(out, moved);
+      out = moved;
+      const logged = readLog(out).filter((e) => e.type === 'train_step');
+      expect(logged.every((e) => !path.isAbsolute(e.adapter) && fs.existsSync(path.join(out, e.adapter)))).toBe(true);
+    }
     const stdout = await resume(out);
     expect(stdout).toContain('18 generations over 3 cells');
     const events = readLog(out);
