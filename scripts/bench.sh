@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark, each measuring its ratios side by side in one run, on the model shape the
 # issues name (a Qwen2.5-0.5B-shaped Q8_0 model with random weights, generated once and cached).
-# Prints one JSON object per line: sandbox, sampler, trainer, and search (cells one at a time vs
-# interleaved, on a tiny model). Needs scripts/setup.sh first.
+# Prints one JSON object per line: sandbox, sampler, trainer (and trainer-low-memory, its
+# OUT_PROD backward), and search (cells one at a time vs interleaved, on a tiny model). Needs scripts/setup.sh first.
 # Usage: npm run bench [-- MODEL.gguf]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +18,7 @@ ttsd() { node bin/ttsd.js "$@"; }
 printf '{"bench":"sandbox","result":%s}\n' "$(ttsd bench sandbox --json)"
 printf '{"bench":"sampler","result":%s}\n' "$(ttsd bench sampler --model "$MODEL" --json)"
 printf '{"bench":"trainer","result":%s}\n' "$(ttsd bench trainer --model "$MODEL" --tokens 512 --json)"
+# the same step through ggml's OUT_PROD backward (no transposed weight copies): what they save
+printf '{"bench":"trainer-low-memory","result":%s}\n' "$(ttsd bench trainer --model "$MODEL" --tokens 512 --low-memory --json)"
 printf '{"bench":"search","result":%s}\n' "$(ttsd bench search --json --model "$TINY" --preset ttsd-smoke \
   --strategies best-of-k,multi-turn,sdpo --budget 6 --seeds 1 --rollouts 2 --max-tokens 32 --context-size 2048 --threads 1)"
