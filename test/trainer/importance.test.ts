@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeTrainer } from '../../src/trainer/native-trainer.js';
-import type { TrainerConfig, TrainExample, TrainStepResult } from '../../src/trainer/types.js';
-import { tinyModel } from '../helpers/models.js';
-import { ALL_LORA_TARGETS, Rng, writeLoraFixture } from './reference/fixtures.js';
+import type { TrainExample, TrainStepResult } from '../../src/trainer/types.js';
+import { checkFixture, randomTokens as tokens, sgdConfig } from './check-fixture.js';
+import { Rng } from './reference/fixtures.js';
 import { LoraAdapter, type LoraEntry } from './reference/lora.js';
-import { ReferenceModel } from './reference/model.js';
+import type { ReferenceModel } from './reference/model.js';
 import { studentLogSoftmax, teacherTargets, tokenDivergence, type LossSpec, type TeacherTargets } from './reference/sdpo.js';
 
 const TOP_K = 5;
@@ -27,7 +27,6 @@ const SPEC: LossSpec = { divergence: 'reverse_kl', jsdAlpha: 0.5 };
 const SHIFTS = [-1.5, -0.3, 0.7, 0, -2.0, 0.2]; // ratios 4.48 (clipped), 1.35, 0.50, 1, 7.39 (clipped), 0.82
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsd-importance-'));
-const initAdapter = join(dir, 'init.gguf');
 let reference: ReferenceModel;
 let init: LoraAdapter;
 let batch: TrainExample[];
@@ -35,10 +34,6 @@ let targets: TeacherTargets[];
 let weights: number[][]; // w_t per rollout (1 where the rollout has no behaviour log-probs)
 let result: TrainStepResult;
 let stepped: LoraAdapter;
-
-function tokens(rng: Rng, n: number): number[] {
-  return Array.from({ length: n }, () => 1000 + rng.int(150_000));
-}
 
 /** The importance-weighted batch loss of docs/sdpo.md for a given student adapter (targets fixed). */
 function weightedLoss(adapter: LoraAdapter): number {
@@ -53,10 +48,8 @@ function weightedLoss(adapter: LoraAdapter): number {
 }
 
 beforeAll(async () => {
-  const modelPath = await tinyModel({ arch: 'qwen2', layers: 3 });
-  writeLoraFixture(modelPath, initAdapter, { rank: 4, alpha: 8, targets: ALL_LORA_TARGETS, seed: 21, bStd: 0.2 });
-  init = LoraAdapter.read(initAdapter);
-  reference = ReferenceModel.load(modelPath);
+  const fixture = await checkFixture(dir, 21);
+  ({ init, reference } = fixture);
   const rng = new Rng(4242);
   const prompt = tokens(rng, 6);
   const withShifts: TrainExample = { studentPrompt: prompt, teacherPrompt: [...prompt, ...tokens(rng, 4)], response: tokens(rng, 12), masked: false };
@@ -69,26 +62,7 @@ beforeAll(async () => {
   targets = batch.map((ex) => teacherTargets(reference, init, init, ex, TOP_K));
   weights = [shifts.map((d) => Math.min(Math.exp(-d), CLIP)), without.response.map(() => 1)];
 
-  const config: TrainerConfig = {
-    model: modelPath,
-    stateDir: join(dir, 'state'),
-    loraRank: 4,
-    loraAlpha: 8,
-    loraTargets: ALL_LORA_TARGETS,
-    lr: 1,
-    weightDecay: 0,
-    gradClip: 0,
-    divergence: SPEC.divergence,
-    jsdAlpha: SPEC.jsdAlpha,
-    topK: TOP_K,
-    teacher: 'ema',
-    ema: 0.01,
-    isClip: CLIP,
-    threads: 2,
-    seed: 2,
-    optimizer: 'sgd',
-    initAdapter,
-  };
+  const config = sgdConfig(fixture, join(dir, 'state'), { topK: TOP_K, divergence: SPEC.divergence, isClip: CLIP, seed: 2 });
   const trainer = await NativeTrainer.start(config);
   try {
     result = await trainer.step(batch);

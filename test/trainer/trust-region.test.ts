@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeTrainer } from '../../src/trainer/native-trainer.js';
-import type { TrainerConfig, TrainExample, TrainStepResult } from '../../src/trainer/types.js';
-import { tinyModel } from '../helpers/models.js';
-import { ALL_LORA_TARGETS, Rng, writeLoraFixture } from './reference/fixtures.js';
+import type { TrainExample, TrainStepResult } from '../../src/trainer/types.js';
+import { checkFixture, randomTokens as tokens, sgdConfig } from './check-fixture.js';
+import { Rng } from './reference/fixtures.js';
 import { LoraAdapter, type LoraPair } from './reference/lora.js';
-import { ReferenceModel } from './reference/model.js';
+import type { ReferenceModel } from './reference/model.js';
 import { batchLosses, responseRows, studentLogSoftmax, targetsFromRows, type LossSpec, type TeacherTargets } from './reference/sdpo.js';
 
 const TOP_K = 5;
@@ -26,17 +26,12 @@ const ETA = 0.3; // large, so that the trust-region and EMA teachers differ clea
 const SPEC: LossSpec = { divergence: 'reverse_kl', jsdAlpha: 0.5 };
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsd-trust-region-'));
-const initAdapter = join(dir, 'init.gguf');
 let reference: ReferenceModel;
 let init: LoraAdapter;
 let batch: TrainExample[];
 let trainer: NativeTrainer;
 let step1: TrainStepResult;
 let step2: TrainStepResult;
-
-function tokens(rng: Rng, n: number): number[] {
-  return Array.from({ length: n }, () => 1000 + rng.int(150_000));
-}
 
 /** Per-row log-softmax of the lerp of two log-softmax rows (a per-row shift does not change it). */
 function lerpRows(from: Float64Array[], to: Float64Array[], eta: number): Float64Array[] {
@@ -66,35 +61,15 @@ function emaOf(a: LoraAdapter, b: LoraAdapter, eta: number): LoraAdapter {
 }
 
 beforeAll(async () => {
-  const modelPath = await tinyModel({ arch: 'qwen2', layers: 3 });
-  writeLoraFixture(modelPath, initAdapter, { rank: 4, alpha: 8, targets: ALL_LORA_TARGETS, seed: 11, bStd: 0.2 });
-  init = LoraAdapter.read(initAdapter);
-  reference = ReferenceModel.load(modelPath);
+  const fixture = await checkFixture(dir, 11);
+  ({ init, reference } = fixture);
   const rng = new Rng(77);
   const prompt = tokens(rng, 6);
   batch = [
     { studentPrompt: prompt, teacherPrompt: [...prompt.slice(0, 3), ...tokens(rng, 5), ...prompt.slice(3)], response: tokens(rng, 8), masked: false },
     { studentPrompt: tokens(rng, 5), teacherPrompt: tokens(rng, 9), response: tokens(rng, 6), masked: false },
   ];
-  const config: TrainerConfig = {
-    model: modelPath,
-    stateDir: join(dir, 'state'),
-    loraRank: 4,
-    loraAlpha: 8,
-    loraTargets: ALL_LORA_TARGETS,
-    lr: 2,
-    weightDecay: 0,
-    gradClip: 0,
-    divergence: SPEC.divergence,
-    jsdAlpha: SPEC.jsdAlpha,
-    topK: TOP_K,
-    teacher: 'trust_region',
-    ema: ETA,
-    threads: 2,
-    seed: 3,
-    optimizer: 'sgd',
-    initAdapter,
-  };
+  const config = sgdConfig(fixture, join(dir, 'state'), { lr: 2, topK: TOP_K, divergence: SPEC.divergence, teacher: 'trust_region', ema: ETA, seed: 3 });
   trainer = await NativeTrainer.start(config);
   step1 = await trainer.step(batch);
   step2 = await trainer.step(batch);
