@@ -342,27 +342,30 @@ std::vector<float> sdpo_trainer::student_logp_at(const train_example & ex, const
     return out;
 }
 
-double sdpo_trainer::accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight, step_result & r) {
+// importance weight per token (stop-gradient): min(pi_theta(y_t) / pi_old(y_t), clip), pi_theta = the student before
+// this step, pi_old = the policy that sampled y (the sampler's log-probs; ratio 1 without them), 1 when the clip is off.
+// With one optimizer step per sampled batch the two are the same policy and the ratio is 1 up to numerics; it matters
+// when rollouts are stale. Ratios above the clip are counted into `clipped`.
+std::vector<double> sdpo_trainer::importance_weights(const train_example & ex, const scored_rows & s, int64_t & clipped) const {
+    std::vector<double> weights(ex.response.size(), 1.0);
+    if (cfg.is_clip <= 0) return weights;
+    for (size_t j = 0; j < weights.size(); ++j) {
+        const double ratio = ex.behavior_logp.empty() ? 1.0 : std::exp((double) s.sampled_logp[j] - ex.behavior_logp[j]);
+        if (ratio > cfg.is_clip) ++clipped;
+        weights[j] = std::min(ratio, (double) cfg.is_clip);
+    }
+    return weights;
+}
+
+double sdpo_trainer::accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight,
+                                         const std::vector<double> & token_weights) {
     const int rows = (int) ex.response.size();
     std::vector<int32_t> tokens(ex.student_prompt);
     tokens.insert(tokens.end(), ex.response.begin(), ex.response.end() - 1);
     std::vector<int32_t> target_pos(rows);
     for (int j = 0; j < rows; ++j) target_pos[j] = (int32_t) ex.student_prompt.size() - 1 + j;
-    // importance weight per token (stop-gradient): min(pi_theta(y_t) / pi_old(y_t), clip), pi_theta = the student
-    // before this step, pi_old = the policy that sampled y (the sampler's log-probs). With one optimizer step per
-    // sampled batch the two are the same policy and the ratio is 1 up to numerics; it matters when rollouts are stale.
-    std::vector<float> w(rows, (float) row_weight);
-    if (cfg.is_clip > 0) {
-        for (int j = 0; j < rows; ++j) {
-            const double ratio = ex.behavior_logp.empty() ? 1.0 : std::exp((double) s.sampled_logp[j] - ex.behavior_logp[j]);
-            const double weight = std::min(ratio, (double) cfg.is_clip);
-            w[j] = (float) (row_weight * weight);
-            r.is_weight_mean += weight;
-            r.is_clipped += ratio > cfg.is_clip ? 1.0 : 0.0;
-        }
-    } else {
-        r.is_weight_mean += rows;
-    }
+    std::vector<float> w(rows);
+    for (int j = 0; j < rows; ++j) w[j] = (float) (row_weight * token_weights[j]);
     if (cfg.divergence == divergence_kind::sampled_token) {
         return llama_opt_sdpo_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), rows,
             ex.response.data(), 1, s.sampled_logq.data(), nullptr, w.data(), LLAMA_SDPO_LOSS_TOK, 0.0f, true);
@@ -470,15 +473,16 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
     for (const auto & s : scored) logp_before.push_back(s.student_logp);
     r.kl_before = batch_kl(logp_before);
 
-    double loss = 0.0;
-    r.is_weight_mean = 0.0;
+    double loss = 0.0, weight_sum = 0.0;
+    int64_t clipped = 0;
     for (size_t i = 0; i < active.size(); ++i) {
         r.tokens += (int64_t) active[i]->response.size();
-        loss += accumulate_gradient(*active[i], scored[i], 1.0 / ((double) active[i]->response.size() * n_batch), r);
+        const std::vector<double> weights = importance_weights(*active[i], scored[i], clipped);
+        for (double w : weights) weight_sum += w;
+        loss += accumulate_gradient(*active[i], scored[i], 1.0 / ((double) active[i]->response.size() * n_batch), weights);
     }
-    // accumulate_gradient summed the weights and the clipped count over tokens; report means (1 and 0 when empty)
-    r.is_weight_mean = r.tokens > 0 ? r.is_weight_mean / (double) r.tokens : 1.0;
-    r.is_clipped = r.tokens > 0 ? r.is_clipped / (double) r.tokens : 0.0;
+    r.is_weight_mean = r.tokens > 0 ? weight_sum / (double) r.tokens : 1.0;
+    r.is_clipped = r.tokens > 0 ? (double) clipped / (double) r.tokens : 0.0;
     std::vector<std::vector<float>> grads;
     r.grad_norm = take_gradient(grads);
     r.loss = loss;

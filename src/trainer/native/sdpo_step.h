@@ -107,7 +107,9 @@ private:
                     const std::function<void(int row, const float * logits)> & on_row);
     scored_rows score_example(const train_example & ex);
     std::vector<float> student_logp_at(const train_example & ex, const scored_rows & s);
-    double accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight, step_result & r);
+    std::vector<double> importance_weights(const train_example & ex, const scored_rows & s, int64_t & clipped) const;
+    double accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight,
+                               const std::vector<double> & token_weights);
     // reads and clears the accumulated gradient; returns its global L2 norm (NaN/inf if non-finite)
     double take_gradient(std::vector<std::vector<float>> & grads);
     void apply_update(std::vector<std::vector<float>> & grads, double grad_norm);
