@@ -12,9 +12,9 @@ export interface RunHistory {
 
 /**
  * Rebuilds every cell's attempts, train steps and completion from the log. An attempt k logged
- * twice would be a bug in the writer; it is refused rather than silently counted once.
+ * twice would be a bug in the writer; it is refused rather than silently counted once. Adapter
+ * paths logged relative to the run directory are resolved against `runDir`.
  */
-/** The cells' attempts and train steps logged so far; adapter paths are resolved against `runDir`. */
 export function historyFromEvents(events: RunEvent[], runDir = '.'): RunHistory {
   const cells = new Map<string, CellHistory>();
   const done = new Set<string>();

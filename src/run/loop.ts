@@ -129,7 +129,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
         progress.attempt(`${name} ${task.id} seed ${seed}`, attempt);
       },
       recordTrainStep: (step: number, result: TrainStepResult, masked: number) => {
-        store.append(trainStepEvent(task.id, name, seed, step, { ...result, adapterPath: runRelative(options.runDir, result.adapterPath)! }, masked));
+        store.append(trainStepEvent(task.id, name, seed, step, { ...result, adapterPath: runRelative(options.runDir, result.adapterPath) }, masked));
         progress.trainStep(`${name} ${task.id} seed ${seed}`, step, result);
       },
     };
@@ -192,6 +192,8 @@ function trainStepEvent(task: string, strategy: string, seed: number, step: numb
  * Adapter paths inside the run directory are logged relative to it (historyFromEvents resolves
  * them), so that a run directory moved or copied elsewhere still resumes.
  */
+function runRelative(runDir: string, file: string): string;
+function runRelative(runDir: string, file: string | null): string | null;
 function runRelative(runDir: string, file: string | null): string | null {
   if (file === null) return null;
   const relative = path.relative(path.resolve(runDir), path.resolve(file));
