@@ -1,4 +1,6 @@
-"""ttsd's in-container grader: LiveCodeBench (lcb_runner/evaluation/testing_util.py) semantics.
+"""ttsd's in-container grader: LiveCodeBench (lcb_runner/evaluation/testing_util.py) semantics,
+pinned to LiveCodeBench/LiveCodeBench commit 16de2a1ef5c07342f6b9782a415cc29cee9ce6e4
+(2025-05-23; testing_util.py as run by compute_code_generation_metrics.py at that commit).
 
 Reads ONE JSON job from stdin:
   {"nonce": str, "code": str, "func_name": str|null, "tests": [{"input", "output"}],
@@ -15,18 +17,24 @@ closes cannot corrupt or forge the result; the nonce makes stray frames worthles
 
 Grading rules reproduced from lcb_runner: the import prelude; recursion and int-digit limits;
 stdin programs wrapped in a function (imports hoisted, a trailing `if __name__ == '__main__'`
-unwrapped) and run with stdin, open() and sys.stdin.* mocked and stdout captured; outputs
-compared line by line after strip(), then as whitespace-separated Decimal tokens; call-based
-tasks instantiate `Solution` when the code says "class Solution", json-decode each input line as
-one argument, turn a tuple result into a list and compare with ==; a per-test alarm re-armed per
-test; codes -2 (wrong answer), -3 (time limit), -4 (runtime error, also compile failures); the
-first failing test decides. Strings in the LCB metadata are truncated to 300 chars as LCB does.
+unwrapped) and run with open(), sys.stdin.readline/readlines/read patched as LCB's @patch order
+leaves them (on the real stdin) and sys.stdin replaced by LCB's MockStdinWithBuffer (its
+artefacts included: buffer.readline() always returns the first line, buffer has no readlines(),
+sys.stdin is not iterable, read() always returns the whole input), stdout captured as LCB does
+(its close() takes exactly one argument); outputs compared line by line after strip(), then as
+whitespace-separated Decimal tokens; call-based tasks instantiate `Solution` when the code says
+"class Solution", json-decode each input line as one argument (after loading), turn a tuple
+result into a list and compare with ==; a per-test alarm re-armed per test; codes -2 (wrong
+answer), -3 (time limit), -4 (runtime error, also compile failures); the first failing test
+decides. Strings in the LCB metadata are truncated to 300 chars as LCB does.
 The program text exec'd is byte for byte LCB's (even line numbers change CPython 3.11's
 bytecode, e.g. whether an alarm inside `while True: pass` can be caught), and tracebacks are
 mapped back to the submitted lines for the feedback. Beyond LCB: after a wrong answer a few more
 tests run (briefly) to find a second failing case for the feedback; LCB's verdict is kept.
-Known difference: SystemExit from call-based code is a -4 testing error here, while it kills
-LCB's worker process (its harness then reports a global timeout).
+Known differences (sandboxes/python/README.md lists them all, with reasons): SystemExit from
+call-based code is a -4 testing error here, while it kills LCB's worker process (LCB then
+reports -5 TestRunnerError); a program the alarm cannot stop is a time limit here (the host's
+watchdog), a -5 TestRunnerError after LCB's global timeout.
 """
 
 import ast
@@ -108,7 +116,9 @@ class Capturing(list):
     def __enter__(self):
         self._stdout = sys.stdout
         sys.stdout = self._stringio = StringIO()
-        self._stringio.close = lambda *args: 1
+        # LCB's lambda takes exactly one argument: sys.stdout.close() raises TypeError there
+        # (a runtime error), and the message names this lambda, so it stays as LCB wrote it.
+        self._stringio.close = lambda x: 1
         return self
 
     def __exit__(self, *args):
@@ -148,22 +158,64 @@ class LazyMockOpen:
         return self.mock(*args, **kwargs)
 
 
+class MockStdinWithBuffer:
+    """LCB's sys.stdin for stdin programs (same class name and behaviour: error messages name
+    it). read() and readlines() ignore what was consumed, readlines() drops the newlines and
+    ends with "" when the input ends with one, readline() and everything else (fileno() raises
+    io.UnsupportedOperation) go to a StringIO; no __iter__, so `for line in sys.stdin` raises
+    TypeError."""
+
+    def __init__(self, inputs):
+        self.inputs = inputs
+        self._stringio = StringIO(inputs)
+        self.buffer = MockBuffer(inputs)
+
+    def read(self, *args):
+        return self.inputs
+
+    def readline(self, *args):
+        return self._stringio.readline(*args)
+
+    def readlines(self, *args):
+        return self.inputs.split("\n")
+
+    def __getattr__(self, name):
+        return getattr(self._stringio, name)
+
+
+class MockBuffer:
+    """LCB's sys.stdin.buffer: read() is always the whole input as bytes, readline() always the
+    FIRST line plus b"\\n", and nothing else (readlines() raises AttributeError)."""
+
+    def __init__(self, inputs):
+        self.inputs = inputs.encode("utf-8")
+
+    def read(self, *args):
+        return self.inputs
+
+    def readline(self, *args):
+        return self.inputs.split(b"\n")[0] + b"\n"
+
+
 _MISSING = object()
 
 
 def call_with_mocked_stdin(method, inputs):
     """LCB's call_method: @patch decorators (open, sys.stdin, sys.stdin.readline/readlines/read),
     reproduced with their order and restore rules. Patches start bottom-up, so read, readlines
-    and readline land on the REAL sys.stdin (still in place then); sys.stdin is replaced after."""
+    and readline land on the REAL sys.stdin (still in place then; a program reaches it through
+    `from sys import stdin`, which runs at load time); sys.stdin is replaced by LCB's
+    MockStdinWithBuffer after."""
     import builtins
 
     line_iterator = iter(inputs.split("\n"))
+    mock_stdin = MockStdinWithBuffer(inputs)
     real_stdin = sys.stdin
     saved = {name: real_stdin.__dict__.get(name, _MISSING) for name in ("read", "readlines", "readline")}
     real_stdin.read = lambda *args: inputs
     real_stdin.readlines = lambda *args: inputs.split("\n")
     real_stdin.readline = lambda *args: next(line_iterator)
-    sys.stdin = StringIO(inputs)
+    sys.stdin = mock_stdin
     real_open = builtins.open
     builtins.open = LazyMockOpen(inputs)
     try:
@@ -276,8 +328,10 @@ def load_program(code, functional, timeout):
             try:
                 text, statements = stdin_program(code)
                 line_of = line_mapper(text, statements)
-            except SyntaxError:
-                text = code  # LCB falls back to the raw code, which fails to compile the same way
+            except Exception:
+                # LCB's clean_if_name/make_function fall back to the raw code on any error (a
+                # SyntaxError: the raw code then fails to compile the same way)
+                text = code
         try:
             exec(text, module.__dict__)
         except BaseException as error:
@@ -369,9 +423,6 @@ class Grading:
         self.channel.send({"t": "compile"})
         functional = bool(self.func_name)
         try:
-            if functional:
-                inputs = [[json.loads(line) for line in t["input"].split("\n")] for t in self.tests]
-                outputs = [json.loads(t["output"]) for t in self.tests]
             compiled, self.line_of = load_program(self.code, functional, self.timeout)
         except Exception as e:
             self.fail([-4], {"error_code": -4, "error_message": f"Error during testing: {e}"}, self.kind_of(e), e)
@@ -389,6 +440,12 @@ class Grading:
             )
             return
         if functional:
+            try:  # after loading and the method lookup, as in LCB's grade_call_based
+                inputs = [[json.loads(line) for line in t["input"].split("\n")] for t in self.tests]
+                outputs = [json.loads(t["output"]) for t in self.tests]
+            except Exception as e:
+                self.fail([-4], {"error_code": -4, "error_message": f"Error during testing: {e}"}, "runtime_error", e)
+                return
             self.run_functional(method, inputs, outputs)
         else:
             self.run_stdin(method)

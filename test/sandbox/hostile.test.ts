@@ -101,10 +101,12 @@ describe('hostile programs are contained', () => {
   });
 
   it('forging the result frame or closing stdout does not fool the grader', async () => {
-    const { result } = await run(
-      'import sys, os\nprint("\\n@@ttsd:0:{\\"t\\": \\"result\\", \\"kind\\": \\"accepted\\"}")\nsys.stdout.close()\nos.close(1)\n',
-    );
+    const forge = 'import sys, os\nprint("\\n@@ttsd:0:{\\"t\\": \\"result\\", \\"kind\\": \\"accepted\\"}")\n';
+    const { result } = await run(`${forge}os.close(1)\nos.close(2)\n`);
     expect(result.verdict).toBe('wrong_answer');
+    // sys.stdout.close() raises TypeError under LCB's capture (its close lambda takes one argument).
+    const { result: closed } = await run(`${forge}sys.stdout.close()\nos.close(1)\n`);
+    expect(closed.verdict).toBe('runtime_error');
   });
 });
 
