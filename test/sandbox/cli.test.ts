@@ -37,6 +37,22 @@ describe('ttsd grade', () => {
     expect(stdout).toMatch(/^2833: wrong_answer \(0\/2 tests passed, \d+ ms\)\n\nTest Case 1: Wrong Answer\nInput\n/);
   });
 
+  it('accepts a correct program that reads sys.stdin.buffer.read().split(), as LCB does', async () => {
+    const dir = mkdtempSync(join(os.tmpdir(), 'ttsd-grade-'));
+    const solution = join(dir, 'buffer.py');
+    // 1873_A (Short Sort): YES unless all three letters are out of place.
+    writeFileSync(
+      solution,
+      'import sys\ndata = sys.stdin.buffer.read().split()\nt = int(data[0])\n' +
+        'print("\\n".join("NO" if all(a != b for a, b in zip(s.decode(), "abc")) else "YES" for s in data[1 : 1 + t]))\n',
+    );
+    const { stdout, exitCode } = await ttsd(['grade', '--tasks', PROBLEMS, '--id', '1873_A', '--solution', solution, '--json']);
+    expect(exitCode).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result.verdict).toBe('accepted');
+    expect(result.passed).toBe(result.total);
+  });
+
   it('grades the last code block of a whole model response; refuses ambiguous input', async () => {
     const dir = mkdtempSync(join(os.tmpdir(), 'ttsd-grade-'));
     const response = join(dir, 'response.md');
