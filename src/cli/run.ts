@@ -84,7 +84,8 @@ function meanOf(x: SearchBenchResult, y: SearchBenchResult): SearchBenchResult {
 }
 
 async function startRun(options: Record<string, unknown>): Promise<void> {
-  const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES);
+  const notes: string[] = [];
+  const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES, notes);
   // Absolute, so `--resume` works from any directory.
   config.tasks = path.resolve(config.tasks);
   if (!config.model.startsWith('hf:')) config.model = path.resolve(config.model);
@@ -100,11 +101,15 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
     seeds: config.seeds,
     tasks: tasks.map((t) => t.id),
     started_at: new Date().toISOString(),
+    // How each strategy runs under these settings: the report shows it from the log alone.
+    protocols: config.strategies.map((name) => strategyByName(name)!.protocol(config)),
     ...snakeCase(config),
     task_source: config.tasks,
     config,
   };
   store.append(runEvent);
+  // Said once everything is checked and the run starts (a refused run prints only its error).
+  for (const note of notes) process.stderr.write(`note: ${note}\n`);
   await search(config, tasks, runDir, store, { cells: new Map(), done: new Set() });
 }
 
@@ -125,7 +130,9 @@ async function resumeRun(runDir: string, options: Record<string, unknown>): Prom
     process.stderr.write(`ttsd: ${runDir} is already complete\n`);
     return;
   }
-  const recorded = first.config as RunConfig;
+  const recorded = { ...(first.config as RunConfig) };
+  // Logs written before multi-turn had its own generations per turn sampled G per turn.
+  if (recorded.multiTurnGenerations === undefined) recorded.multiTurnGenerations = recorded.rollouts;
   const overrides = Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v]));
   const config = resolveConfig(configAsFile(recorded), overrides, STRATEGY_NAMES);
   const all = await loadTasks(config.tasks);

@@ -58,32 +58,68 @@ export function teacherMessages(task: Pick<Task, 'content' | 'starterCode'>, sou
   ];
 }
 
+/** The multi-turn baseline's two prompt templates (lasgroup/SDPO `baseline_multiturn/multiturn.py`). */
+export const MULTI_TURN_TEMPLATES = ['feedback-only', 'attempt-and-feedback'] as const;
+export type MultiTurnTemplate = (typeof MULTI_TURN_TEMPLATES)[number];
+
+/** The paper's multi-turn wording, verbatim from multiturn.py's `_build_prompt`. */
+export const MULTI_TURN_FEEDBACK_PREFIX = 'The following is feedback from your unsuccessful earlier attempt:\n\n';
+export const MULTI_TURN_FEEDBACK_SUFFIX = '\n\nCorrectly solve the original question.';
+
+/** One failed earlier turn as the multi-turn prompt replays it. */
+export interface EarlierTurn {
+  response: string; // the model's whole response (attempt-and-feedback replays it as an assistant turn)
+  feedback: string; // the grader's feedback on it
+}
+
 /**
- * The multi-turn baseline's prompt: question + all past feedback (oldest first), dropping the
- * oldest feedback while the rendered prompt exceeds `maxPromptTokens`. Returns the messages
- * and how many feedback items were kept.
+ * The multi-turn prompt for a template and the failed earlier turns (oldest first):
+ * - no earlier turn: the plain generation prompt (turn 1 is exactly a best-of-K sample's prompt);
+ * - `feedback-only`: ONE user message, question + "\n\n" + prefix + every feedback joined by blank
+ *   lines + suffix (multiturn.py: f"{question}\n\n{feedback_prefix}{all_feedback}{feedback_suffix}");
+ * - `attempt-and-feedback`: the question, then for each earlier turn its response as an assistant
+ *   message followed by a user message prefix + feedback + suffix.
+ * ttsd's question is LiveCodeBench's (it ends with a blank line, trimmed here so the separator is
+ * the paper's "\n\n") after ttsd's system message, the same for every strategy.
+ */
+export function multiTurnPrompt(task: Pick<Task, 'content' | 'starterCode'>, turns: readonly EarlierTurn[], template: MultiTurnTemplate): ChatMessage[] {
+  if (turns.length === 0) return generationMessages(task);
+  const system: ChatMessage = { role: 'system', content: SYSTEM_MESSAGE };
+  if (template === 'feedback-only') {
+    const all = turns.map((t) => t.feedback).join('\n\n');
+    return [system, { role: 'user', content: `${questionText(task).trimEnd()}\n\n${MULTI_TURN_FEEDBACK_PREFIX}${all}${MULTI_TURN_FEEDBACK_SUFFIX}` }];
+  }
+  const messages: ChatMessage[] = [system, { role: 'user', content: questionText(task) }];
+  for (const turn of turns) {
+    messages.push({ role: 'assistant', content: turn.response });
+    messages.push({ role: 'user', content: `${MULTI_TURN_FEEDBACK_PREFIX}${turn.feedback}${MULTI_TURN_FEEDBACK_SUFFIX}` });
+  }
+  return messages;
+}
+
+/**
+ * The multi-turn prompt within `maxPromptTokens`: the oldest earlier turns are dropped first
+ * while the rendered prompt is longer (multiturn.py pops the oldest feedback, and with
+ * attempt-and-feedback its response, until the prompt fits). The kept turns are the longest
+ * suffix that fits, found by binary search (the rendered length grows with every turn kept);
+ * since the full history only grows, this equals the paper's permanent, turn-by-turn trimming.
+ * Returns the messages and how many of the newest turns were kept.
  */
 export async function multiTurnMessages(
   task: Pick<Task, 'content' | 'starterCode'>,
-  feedbacks: string[],
+  turns: readonly EarlierTurn[],
+  template: MultiTurnTemplate,
   countPromptTokens: (messages: ChatMessage[]) => Promise<number>,
   maxPromptTokens: number,
 ): Promise<{ messages: ChatMessage[]; kept: number }> {
-  const build = (items: string[]): ChatMessage[] =>
-    items.length === 0
-      ? generationMessages(task)
-      : [
-          { role: 'system', content: SYSTEM_MESSAGE },
-          { role: 'user', content: questionText(task) + FEEDBACK_HEADER + items.join('\n\n') + REPROMPT_TAIL },
-        ];
-  // Binary search on how many of the newest items fit: the token count grows with the number kept.
+  const build = (kept: number) => multiTurnPrompt(task, turns.slice(turns.length - kept), template);
+  if ((await countPromptTokens(build(turns.length))) <= maxPromptTokens) return { messages: build(turns.length), kept: turns.length };
   let lo = 0;
-  let hi = feedbacks.length;
+  let hi = turns.length - 1;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    const tokens = await countPromptTokens(build(feedbacks.slice(feedbacks.length - mid)));
-    if (tokens <= maxPromptTokens) lo = mid;
+    if ((await countPromptTokens(build(mid))) <= maxPromptTokens) lo = mid;
     else hi = mid - 1;
   }
-  return { messages: build(feedbacks.slice(feedbacks.length - lo)), kept: lo };
+  return { messages: build(lo), kept: lo };
 }

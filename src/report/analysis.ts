@@ -7,6 +7,8 @@ import { DEFAULT_BOOTSTRAP, discoveryWithIntervals, type BootstrapOptions, type 
 import { meanPassAtK, type TaskSampleCount } from '../metrics/pass-at-k.js';
 import { dedupeAttempts, isDiscovery, runOutcomes, type RunOutcome } from '../metrics/runs.js';
 import type { AttemptEvent, RunStartEvent, TrainStepEvent } from '../run/events.js';
+import type { StrategyProtocol } from '../strategies/types.js';
+import { protocolsOf } from './protocols.js';
 import type { RunLog, Utilisation } from './read-events.js';
 
 export interface PassAtKSummary {
@@ -19,6 +21,8 @@ export interface PassAtKSummary {
 
 export interface StrategySummary {
   name: string;
+  /** the name, qualified where the run departed from the paper's protocol (e.g. "multi-turn (4/turn)") */
+  label: string;
   attempts: number;
   /** discovery = public AND private tests pass */
   discovery: DiscoveryCurve;
@@ -50,6 +54,8 @@ export interface Analysis {
   budget: number;
   bootstrap: BootstrapOptions;
   strategies: StrategySummary[];
+  /** how each strategy ran, as the run event recorded it (empty for older logs) */
+  protocols: Map<string, StrategyProtocol>;
   outcomes: RunOutcome[];
   tasks: string[];
   seeds: number[];
@@ -87,6 +93,7 @@ export function analyse(log: RunLog, bootstrap: BootstrapOptions = DEFAULT_BOOTS
   }
   const strategyNames = orderedUnique([...log.run.strategies, ...attempts.map((a) => a.strategy)]);
   const strategies: StrategySummary[] = [];
+  const protocols = protocolsOf(log.run);
   const notStarted: string[] = [];
   for (const name of strategyNames) {
     const runs = outcomes.filter((o) => o.strategy === name);
@@ -98,6 +105,7 @@ export function analyse(log: RunLog, bootstrap: BootstrapOptions = DEFAULT_BOOTS
     const incompleteRuns = runs.filter((r) => r.incomplete).length;
     strategies.push({
       name,
+      label: protocols.get(name)?.label ?? name,
       attempts: own.length,
       discovery: discoveryWithIntervals(runs.map((r) => r.discoveryT), budget, name, bootstrap),
       publicDiscovery: discoveryWithIntervals(runs.map((r) => r.publicT), budget, `${name}/public`, bootstrap),
@@ -126,6 +134,7 @@ export function analyse(log: RunLog, bootstrap: BootstrapOptions = DEFAULT_BOOTS
     budget,
     bootstrap,
     strategies,
+    protocols,
     outcomes,
     tasks,
     seeds,

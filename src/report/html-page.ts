@@ -5,6 +5,7 @@
 import type { Analysis, StrategySummary } from './analysis.js';
 import { escapeHtml } from './html-escape.js';
 import { PAGE_STYLE } from './page-style.js';
+import { protocolSection } from './protocols.js';
 import { colorAt } from './palette.js';
 import { stackedBarChart } from './svg-bars.js';
 import { formatPercent, lineChart, type LineSeries } from './svg-chart.js';
@@ -31,7 +32,7 @@ function summaryTable(analysis: Analysis, colors: Map<string, string>): string {
     .map((s) => {
       const last = s.discovery.discovery[s.discovery.discovery.length - 1];
       const mean = s.discovery.meanMinT;
-      return `<tr data-strategy="${escapeHtml(s.name)}"><td>${swatch(colors.get(s.name)!)}${escapeHtml(s.name)}</td><td>${s.discovery.runs}</td><td>${s.discovery.solved}</td><td>${percent(last.value)}</td><td>${percent(last.low)} – ${percent(last.high)}</td><td>${generations(mean.value, b)}</td><td>${generations(mean.low, b)} – ${generations(mean.high, b)}</td><td>${s.publicDiscovery.solved}</td><td>${s.publicOnlyAttempts}</td><td>${s.attempts}</td></tr>`;
+      return `<tr data-strategy="${escapeHtml(s.name)}"><td>${swatch(colors.get(s.name)!)}${escapeHtml(s.label)}</td><td>${s.discovery.runs}</td><td>${s.discovery.solved}</td><td>${percent(last.value)}</td><td>${percent(last.low)} – ${percent(last.high)}</td><td>${generations(mean.value, b)}</td><td>${generations(mean.low, b)} – ${generations(mean.high, b)}</td><td>${s.publicDiscovery.solved}</td><td>${s.publicOnlyAttempts}</td><td>${s.attempts}</td></tr>`;
     })
     .join('\n');
   return `<table class="summary"><thead>${head}</thead><tbody>${body}</tbody></table>`;
@@ -41,7 +42,7 @@ function discoverySeries(strategy: StrategySummary, color: string, publicTests =
   const curve = publicTests ? strategy.publicDiscovery : strategy.discovery;
   // discovery@0 = 0 by definition (T ≥ 1): start every curve at the origin
   return {
-    label: strategy.name,
+    label: strategy.label,
     key: strategy.name,
     color,
     step: true,
@@ -253,6 +254,7 @@ export function reportHtml(analysis: Analysis, title: string): string {
     `<h1>${escapeHtml(title)}</h1>`,
     `<p class="lede">${analysis.strategies.length} strategies · ${analysis.tasks.length} task(s) · ${analysis.seeds.length} seed(s) · ${runCount} runs · budget ${analysis.budget} generations per run · ${status(analysis)}</p>`,
     analysis.strategies.length > 0 ? discoverySection(analysis, colors) : '<p class="note">No attempts recorded yet.</p>',
+    protocolSection(analysis.strategies.map((s) => s.name), analysis.protocols),
     passAtKSection(analysis, colors),
     analysis.strategies.length > 0 ? perTaskSection(analysis, colors) : '',
     trainingSection(analysis),

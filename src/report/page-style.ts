@@ -30,5 +30,9 @@ td.times { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu
 ul.warnings { color: #8a4b00; font-size: 13.5px; }
 table.config th:last-child { text-align: left; }
 table.config td:last-child { text-align: left; white-space: normal; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12.5px; word-break: break-all; }
+table.protocols th, table.protocols td { text-align: left; white-space: normal; }
+table.protocols td:nth-child(2), table.protocols td:nth-child(3) { text-align: right; white-space: nowrap; }
+table.protocols td:nth-child(5) { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12.5px; min-width: 14em; }
+table.protocols .note { color: #555; font-size: 13px; }
 @media print { body { background: #fff; } main { box-shadow: none; } }
 `;

@@ -15,6 +15,7 @@ export function jsonSummary(analysis: Analysis): Record<string, unknown> {
   const strategies: Record<string, unknown> = Object.create(null);
   for (const strategy of analysis.strategies) {
     const entry: Record<string, unknown> = {
+      label: strategy.label,
       runs: strategy.discovery.runs,
       solved: strategy.discovery.solved,
       mean_min_T: strategy.discovery.meanMinT.value,
@@ -29,6 +30,8 @@ export function jsonSummary(analysis: Analysis): Record<string, unknown> {
         discovery: rows(strategy.publicDiscovery),
       },
     };
+    const protocol = analysis.protocols.get(strategy.name);
+    if (protocol) entry.protocol = protocol;
     if (strategy.passAtK) {
       entry.pass_at_k = strategy.passAtK.curve.map((value, i) => [i + 1, value]);
       entry.pass_at_k_tasks = strategy.passAtK.perTask.map((t) => ({ task: t.task, n: t.samples, c: t.correct }));
@@ -70,7 +73,7 @@ export function consoleSummary(analysis: Analysis): string {
   const body = analysis.strategies.map((s) => {
     const last = s.discovery.discovery[s.discovery.discovery.length - 1];
     return [
-      s.name,
+      s.label,
       String(s.discovery.runs),
       String(s.discovery.solved),
       String(s.publicOnlyAttempts),

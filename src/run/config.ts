@@ -1,5 +1,7 @@
 import os from 'node:os';
 import { UserError } from '../errors.js';
+import { MULTI_TURN_TEMPLATES, type MultiTurnTemplate } from '../prompts/index.js';
+import { strategyByName } from '../strategies/index.js';
 import type { Divergence } from '../trainer/types.js';
 
 /**
@@ -22,7 +24,9 @@ export interface RunConfig {
   temperature: number;
   topP: number;
   sampleTopK: number; // sampler's top-k (0 = whole vocabulary)
-  maxPromptTokens: number; // multi-turn prompt limit
+  maxPromptTokens: number; // multi-turn prompt limit (default: the paper's 32,000, clamped to the context)
+  multiTurnGenerations: number; // multi-turn: generations per turn (paper 1)
+  multiTurnTemplate: MultiTurnTemplate;
   maxTeacherPromptTokens: number;
   contextSize: number;
   // SDPO loss, teacher, LoRA, optimizer
@@ -44,6 +48,9 @@ export interface RunConfig {
   concurrency: number; // parallel gradings
   parallelCells: number; // cells interleaved so sampler, graders and trainer overlap
 }
+
+/** multiturn.py's MAX_CONTEXT_LEN: the multi-turn prompt is trimmed to this many tokens. */
+export const PAPER_MULTI_TURN_PROMPT_TOKENS = 32_000;
 
 export const ALL_LORA_TARGETS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 const DIVERGENCES: Divergence[] = ['reverse_kl', 'forward_kl', 'jsd', 'sampled_token'];
@@ -116,7 +123,9 @@ export const OPTION_SPECS: OptionSpec[] = [
   { flag: '--temperature <t>', key: 'temperature', description: 'sampling temperature (paper 1.0)', parse: real(0, 10), defaultValue: () => 1.0 },
   { flag: '--top-p <p>', key: 'topP', description: 'nucleus sampling (1 = off)', parse: real(0, 1, true), defaultValue: () => 1.0 },
   { flag: '--sample-top-k <n>', key: 'sampleTopK', description: 'sampler top-k (0 = whole vocabulary)', parse: int(0), defaultValue: () => 0 },
-  { flag: '--max-prompt-tokens <n>', key: 'maxPromptTokens', description: 'multi-turn prompt limit: oldest feedback dropped first (default: context size − max tokens)', parse: int(1), defaultValue: () => 0 },
+  { flag: '--max-prompt-tokens <n>', key: 'maxPromptTokens', description: `multi-turn prompt limit: oldest turns dropped first while the prompt is longer (paper ${PAPER_MULTI_TURN_PROMPT_TOKENS}; by default clamped to --context-size − --max-tokens)`, parse: int(1), defaultValue: () => null },
+  { flag: '--multi-turn-generations <n>', key: 'multiTurnGenerations', description: 'multi-turn: generations per turn, each turn seeing the feedback of all earlier ones (paper 1; independent of --rollouts)', parse: int(1, 1024), defaultValue: () => 1 },
+  { flag: '--multi-turn-template <t>', key: 'multiTurnTemplate', description: `multi-turn prompt: ${MULTI_TURN_TEMPLATES.join(' | ')} (paper feedback-only)`, parse: oneOf(MULTI_TURN_TEMPLATES, { feedback_only: 'feedback-only', attempt_and_feedback: 'attempt-and-feedback' }), defaultValue: () => 'feedback-only' },
   { flag: '--max-teacher-prompt-tokens <n>', key: 'maxTeacherPromptTokens', description: 'teacher prompts are left-truncated to this (paper 10240)', parse: int(1), defaultValue: () => 10240 },
   { flag: '--context-size <n>', key: 'contextSize', description: 'model context per sequence (prompt + response)', parse: int(64), defaultValue: () => 16384 },
   { flag: '--top-k <K>', key: 'topK', description: 'SDPO loss: student top-K tokens + tail bucket (paper 20)', parse: int(1, 1000), defaultValue: () => 20 },
@@ -153,7 +162,13 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
  * (keys as flag names, kebab-case or camelCase); `fromFlags` only the flags given on the command
  * line (raw strings). Throws a one-line UserError for the first bad value or unknown key.
  */
-export function resolveConfig(fromFile: Record<string, unknown>, fromFlags: Partial<Record<keyof RunConfig, unknown>>, knownStrategies: readonly string[]): RunConfig {
+export function resolveConfig(
+  fromFile: Record<string, unknown>,
+  fromFlags: Partial<Record<keyof RunConfig, unknown>>,
+  knownStrategies: readonly string[],
+  /** Receives one line per default the run had to adjust (said at start). */
+  notes: string[] = [],
+): RunConfig {
   const config: Record<string, unknown> = {};
   const byName = new Map<string, OptionSpec>();
   for (const spec of OPTION_SPECS) {
@@ -176,11 +191,11 @@ export function resolveConfig(fromFile: Record<string, unknown>, fromFlags: Part
     }
     else config[spec.key] = spec.defaultValue();
   }
-  return checkConsistency(config as unknown as RunConfig, knownStrategies);
+  return checkConsistency(config as unknown as RunConfig, knownStrategies, notes);
 }
 
 /** Cross-field checks, after every value is valid on its own. */
-function checkConsistency(config: RunConfig, knownStrategies: readonly string[]): RunConfig {
+function checkConsistency(config: RunConfig, knownStrategies: readonly string[], notes: string[]): RunConfig {
   if (!config.model) throw new UserError('--model is required (a GGUF file or an hf: URI; `ttsd model tiny --out F` makes a tiny one)');
   const unknown = config.strategies.filter((s) => !knownStrategies.includes(s));
   if (config.strategies.length === 0 || unknown.length > 0) {
@@ -190,7 +205,16 @@ function checkConsistency(config: RunConfig, knownStrategies: readonly string[])
   if (config.maxTokens >= config.contextSize) {
     throw new UserError(`--max-tokens (${config.maxTokens}) must be below --context-size (${config.contextSize})`);
   }
-  if (config.maxPromptTokens === 0) config.maxPromptTokens = config.contextSize - config.maxTokens;
+  if ((config.maxPromptTokens as number | null) === null) {
+    // The paper's limit, within what one sequence of the context holds next to a response.
+    const room = config.contextSize - config.maxTokens;
+    config.maxPromptTokens = Math.min(PAPER_MULTI_TURN_PROMPT_TOKENS, room);
+    if (room < PAPER_MULTI_TURN_PROMPT_TOKENS && config.strategies.some((name) => strategyByName(name)?.promptLimited)) {
+      notes.push(
+        `multi-turn prompt limit clamped to ${room} tokens (the paper's is ${PAPER_MULTI_TURN_PROMPT_TOKENS}): --context-size ${config.contextSize} − --max-tokens ${config.maxTokens}; --context-size ${PAPER_MULTI_TURN_PROMPT_TOKENS + config.maxTokens} gives the paper's`,
+      );
+    }
+  }
   if (config.maxPromptTokens + config.maxTokens > config.contextSize) {
     throw new UserError(`--max-prompt-tokens + --max-tokens (${config.maxPromptTokens + config.maxTokens}) exceed --context-size (${config.contextSize})`);
   }

@@ -13,6 +13,8 @@ export interface RunStartEvent {
   strategies: string[];
   seeds: number[];
   tasks: string[];
+  /** How each strategy runs under these settings (StrategyProtocol; absent in logs written before it existed). */
+  protocols?: unknown;
   [config: string]: unknown; // every hyperparameter of the run
 }
 

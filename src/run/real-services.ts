@@ -1,4 +1,5 @@
 import { LlamaSampler } from '../model/llama-sampler.js';
+import { strategyByName } from '../strategies/index.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
 import { buildTrainer } from '../trainer/build.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
@@ -17,9 +18,11 @@ export async function startRealServices(config: RunConfig, options: { needsTrain
   const grader = await DockerGrader.create({ concurrency: config.concurrency });
   let sampler: LlamaSampler;
   try {
-    // Up to 8 rollouts decode in one batch (more queue for a slot): each slot holds a full
-    // context's KV cache, so more slots trade memory for throughput.
-    sampler = await LlamaSampler.load({ model: config.model, threads: config.threads, contextSize: config.contextSize, sequences: Math.min(config.rollouts, 8) });
+    // Slots for the largest step of the run's strategies, or one per interleaved cell (their
+    // calls on one adapter decode together), up to 8 (more queue for a slot): each slot holds a
+    // full context's KV cache, so more slots trade memory for throughput.
+    const perStep = Math.max(...config.strategies.map((name) => strategyByName(name)?.generationsPerStep(config) ?? config.rollouts));
+    sampler = await LlamaSampler.load({ model: config.model, threads: config.threads, contextSize: config.contextSize, sequences: Math.min(Math.max(perStep, config.parallelCells), 8) });
   } catch (error) {
     await grader.close();
     throw error;

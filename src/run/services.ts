@@ -18,12 +18,17 @@ export interface RunServices {
 }
 
 /**
- * One model serves every interleaved cell: sampling calls are serialised (one llama.cpp
- * context) and each switches to the caller's adapter first. Busy time is metered.
+ * One model serves every interleaved cell. Calls that want the adapter already loaded run
+ * side by side (the sampler's sequence slots decode them in one batch: several multi-turn
+ * turns of one generation each, or a turn beside a best-of-K batch); a call that wants another
+ * adapter waits until every call before it has finished, switches, and opens a new group that
+ * later calls for that adapter join. Groups run in arrival order, so a switch is never starved
+ * and a call never sees an adapter other than its own. Busy time is metered.
  */
 export class SharedSampler implements CellSampler {
   readonly meter = new BusyMeter();
-  private queue: Promise<unknown> = Promise.resolve();
+  /** The newest group: calls for its adapter join it until a call for another adapter arrives. */
+  private group: { adapter: string | null; ready: Promise<void>; members: Set<Promise<unknown>> } | null = null;
   private adapter: string | null = null;
 
   constructor(
@@ -34,26 +39,32 @@ export class SharedSampler implements CellSampler {
   ) {}
 
   sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null): Promise<Rollout[]> {
-    return this.exclusive(() =>
-      this.meter.time(async () => {
+    if (this.group === null || this.group.adapter !== adapter) {
+      const previous = this.group;
+      const ready = (async () => {
+        if (previous) {
+          await previous.ready.catch(() => undefined);
+          await Promise.allSettled([...previous.members]);
+        }
         if (adapter !== this.adapter) {
-          await this.sampler.setAdapter(adapter);
+          await this.meter.time(() => this.sampler.setAdapter(adapter));
           this.adapter = adapter;
         }
-        // Only the importance weight uses the sampler's log-probs (the trainer scores tokens itself): skip their cost otherwise.
-        return this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs });
-      }),
-    );
+      })();
+      this.group = { adapter, ready, members: new Set() };
+    }
+    const group = this.group;
+    // Only the importance weight uses the sampler's log-probs (the trainer scores tokens itself): skip their cost otherwise.
+    const call = group.ready.then(() => this.meter.time(() => this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs })));
+    // Members leave the group when they settle: a long run on one adapter keeps no finished rollouts alive.
+    const leave = (): void => void group.members.delete(member);
+    const member: Promise<void> = call.then(leave, leave);
+    group.members.add(member);
+    return call;
   }
 
   renderPrompt(messages: ChatMessage[]): Promise<number[]> {
     return this.sampler.renderPrompt(messages);
-  }
-
-  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(operation);
-    this.queue = result.catch(() => undefined);
-    return result;
   }
 }
 

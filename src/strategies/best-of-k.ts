@@ -12,6 +12,18 @@ import type { AttemptOutcome, CellContext, CellResult, Strategy } from './types.
 export const bestOfK: Strategy = {
   name: 'best-of-k',
   needsTrainer: false,
+  promptLimited: false,
+  generationsPerStep: (settings) => settings.rollouts,
+  protocol: (settings) => ({
+    strategy: 'best-of-k',
+    label: 'best-of-k',
+    learns: false,
+    generations_per_step: settings.rollouts,
+    prompt: 'the question alone',
+    description: `independent samples from the base model, ${settings.rollouts} per sampling call for throughput (the batch size does not change what is sampled)`,
+    source: 'sdpo.md: independent samples at temperature 1.0; discovery@k over the sampling order',
+    settings: { batch: settings.rollouts, temperature: settings.temperature, top_p: settings.topP, sample_top_k: settings.sampleTopK, max_tokens: settings.maxTokens },
+  }),
   async run(cell: CellContext): Promise<CellResult> {
     const messages = generationMessages(cell.task);
     // Steps whose grading may still be running while the next one is sampled.

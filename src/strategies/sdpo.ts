@@ -17,6 +17,31 @@ import type { AttemptOutcome, CellContext, CellResult, CellTrainer, Strategy } f
 export const sdpo: Strategy = {
   name: 'sdpo',
   needsTrainer: true,
+  promptLimited: false,
+  generationsPerStep: (settings) => settings.rollouts,
+  protocol: (settings) => ({
+    strategy: 'sdpo',
+    label: 'sdpo',
+    learns: true,
+    generations_per_step: settings.rollouts,
+    prompt: 'the question alone (the student); the teacher also sees a correct sibling or the rollout\'s own feedback',
+    description: `${settings.rollouts} rollouts per step with the current LoRA adapter, then one self-distillation step (${settings.divergence}, top-${settings.topK} + tail, ${settings.teacher} teacher η ${settings.ema}) before the next step`,
+    source: 'sdpo.md: G 16, temperature 1.0, 8192 tokens, teacher prompts ≤ 10240 tokens, reverse KL on the student\'s top-20, EMA teacher 0.01',
+    settings: {
+      rollouts: settings.rollouts,
+      temperature: settings.temperature,
+      max_tokens: settings.maxTokens,
+      max_teacher_prompt_tokens: settings.maxTeacherPromptTokens,
+      divergence: settings.divergence,
+      top_k: settings.topK,
+      teacher: settings.teacher,
+      ema: settings.ema,
+      is_clip: settings.isClip,
+      lr: settings.lr,
+      lora_rank: settings.loraRank,
+      lora_alpha: settings.loraAlpha,
+    },
+  }),
   async run(cell: CellContext): Promise<CellResult> {
     const trainer = cell.trainer;
     if (!trainer) throw new Error('sdpo needs a trainer');

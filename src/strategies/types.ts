@@ -1,7 +1,8 @@
 import type { ChatMessage, Rollout } from '../model/types.js';
+import type { MultiTurnTemplate } from '../prompts/index.js';
 import type { Grader } from '../sandbox/types.js';
 import type { Task } from '../tasks/types.js';
-import type { TrainExample, TrainStepResult } from '../trainer/types.js';
+import type { Divergence, TrainExample, TrainStepResult } from '../trainer/types.js';
 
 /** Sampling hyperparameters shared by every strategy (sdpo.md: temperature 1.0, top-K 20). */
 export interface SamplingParams {
@@ -68,9 +69,10 @@ export interface CellContext {
   strategy: string;
   seed: number;
   budget: number; // generations
-  rollouts: number; // G: generations per step
+  rollouts: number; // generations per step: G for best-of-K and SDPO, generations per turn for multi-turn
   sampling: SamplingParams;
-  maxPromptTokens: number;
+  maxPromptTokens: number; // multi-turn prompt limit
+  multiTurnTemplate: MultiTurnTemplate;
   maxTeacherPromptTokens: number;
   continueAfterSuccess: boolean;
   sampler: CellSampler;
@@ -87,8 +89,49 @@ export interface CellResult {
   discoveryK: number | null;
 }
 
+/** The run settings a strategy's step size and protocol depend on (RunConfig has all of them). */
+export interface StrategySettings {
+  rollouts: number;
+  multiTurnGenerations: number;
+  multiTurnTemplate: MultiTurnTemplate;
+  maxPromptTokens: number;
+  maxTeacherPromptTokens: number;
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  sampleTopK: number;
+  topK: number;
+  divergence: Divergence;
+  teacher: string;
+  ema: number;
+  isClip: number | null;
+  lr: number;
+  loraRank: number;
+  loraAlpha: number;
+}
+
+/**
+ * How a strategy runs under a run's settings, recorded in the run event (`protocols`) so the
+ * report can say how each baseline was run from the log alone. Snake-case: it is log content.
+ */
+export interface StrategyProtocol {
+  strategy: string;
+  label: string; // the strategy's name, qualified where it departs from the paper's protocol
+  learns: boolean; // updates weights between steps
+  generations_per_step: number; // sampled from one prompt (and one adapter) per step / turn
+  prompt: string; // what the prompt holds
+  description: string; // one sentence: what a step does
+  source: string; // where the defaults come from
+  settings: Record<string, unknown>; // the settings that shape this strategy
+}
+
 export interface Strategy {
   readonly name: string;
   readonly needsTrainer: boolean;
+  /** Its prompt grows during the search and is trimmed to --max-prompt-tokens. */
+  readonly promptLimited: boolean;
+  /** Generations sampled per step (one prompt, one adapter): the cell's `rollouts`. */
+  generationsPerStep(settings: StrategySettings): number;
+  protocol(settings: StrategySettings): StrategyProtocol;
   run(cell: CellContext): Promise<CellResult>;
 }

@@ -3,6 +3,7 @@ import { analyse } from '../../src/report/analysis.js';
 import { parseRunLog } from '../../src/report/read-events.js';
 import { consoleSummary, jsonSummary } from '../../src/report/summary.js';
 import { HAND_LOG } from './hand-log.js';
+import { syntheticEvents, toJsonl } from './synthetic-run.js';
 
 const bootstrap = { resamples: 1000, level: 0.9, seed: 1 };
 
@@ -97,5 +98,29 @@ describe('analysis of a hand-written run log (expected values worked out in hand
     expect(table).toMatch(/best-of-k\s+4\s+2\s+1\s+50\.0%/);
     expect(table).toMatch(/sdpo\s+4\s+2\s+0\s+50\.0%/);
     expect(table).toContain('pass@k');
+  });
+});
+
+describe('how each strategy ran (the run event\'s protocols)', () => {
+  const analysis = analyse(parseRunLog(toJsonl(syntheticEvents({ budget: 8, tasks: ['t'], seeds: [1] }))), bootstrap);
+
+  it('labels each strategy from its recorded protocol and puts the protocol in --json', () => {
+    expect(analysis.strategies.map((s) => [s.name, s.label])).toEqual([
+      ['best-of-k', 'best-of-k'],
+      ['multi-turn', 'multi-turn (4/turn)'],
+      ['sdpo', 'sdpo'],
+    ]);
+    const json = jsonSummary(analysis) as { strategies: Record<string, { label: string; protocol: Record<string, unknown> }> };
+    expect(json.strategies['multi-turn'].label).toBe('multi-turn (4/turn)');
+    expect(json.strategies['multi-turn'].protocol).toMatchObject({ learns: false, generations_per_step: 4, settings: { generations_per_turn: 4, template: 'feedback-only' } });
+    expect(json.strategies.sdpo.protocol).toMatchObject({ learns: true, generations_per_step: 4 });
+    expect(consoleSummary(analysis)).toContain('multi-turn (4/turn)');
+  });
+
+  it('a log without protocols keeps the plain names', () => {
+    const plain = analyse(parseRunLog(HAND_LOG), bootstrap);
+    expect(plain.protocols.size).toBe(0);
+    expect(plain.strategies.map((s) => s.label)).toEqual(['best-of-k', 'sdpo']);
+    expect(jsonSummary(plain)).not.toHaveProperty('strategies.sdpo.protocol');
   });
 });

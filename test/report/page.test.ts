@@ -81,6 +81,14 @@ describe('report page in Chromium', () => {
     expect(await page.locator('svg[data-chart="time"] rect.bar').count()).toBeGreaterThanOrEqual(4);
     await expect(page.locator('svg[data-chart="pass-at-k"] path.pass-curve').count()).resolves.toBe(1);
     await expect(page.locator('table.config').textContent()).resolves.toContain('lora_rank');
+    // how each strategy ran, from the run event's protocols; multi-turn at 4 per turn is labelled
+    const protocols = await page.locator('table.protocols tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-protocol'), tr.querySelector('td')?.textContent]));
+    expect(protocols).toEqual([
+      ['best-of-k', 'best-of-k'],
+      ['multi-turn', 'multi-turn (4/turn)'],
+      ['sdpo', 'sdpo'],
+    ]);
+    await expect(page.locator('table.summary tbody').textContent()).resolves.toContain('multi-turn (4/turn)');
     await expect(page.locator('table.utilisation tbody tr').count()).resolves.toBe(1);
     await expect(page.locator('table.time tbody tr').count()).resolves.toBe(3);
 
@@ -105,6 +113,10 @@ describe('report page in Chromium', () => {
       ['B', '∞ · 3', '1/2', '>2 · ∞', '0/2'],
     ]);
     await expect(page.locator('ul.warnings li').count()).resolves.toBeGreaterThan(0);
+    // a log written before protocols were recorded says so instead of guessing
+    await expect(page.getByText('How each strategy ran').count()).resolves.toBe(1);
+    await expect(page.locator('table.protocols').count()).resolves.toBe(0);
+    await expect(page.getByText(/^Not recorded/).count()).resolves.toBe(1);
     expect(requests).toHaveLength(1);
     await page.close();
   });

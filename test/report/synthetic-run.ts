@@ -4,6 +4,8 @@
  * are made up; the page tests check structure, not values.
  */
 import { seededRandom } from '../../src/metrics/random.js';
+import { strategyByName } from '../../src/strategies/index.js';
+import type { StrategySettings } from '../../src/strategies/types.js';
 
 export interface SyntheticOptions {
   budget?: number;
@@ -13,6 +15,27 @@ export interface SyntheticOptions {
   rolloutsPerStep?: number;
 }
 
+/** The settings the synthetic run's protocols describe (multi-turn at 4 per turn, to show its label). */
+export const SYNTHETIC_SETTINGS: StrategySettings = {
+  rollouts: 4,
+  multiTurnGenerations: 4,
+  multiTurnTemplate: 'feedback-only',
+  maxPromptTokens: 8192,
+  maxTeacherPromptTokens: 10240,
+  maxTokens: 8192,
+  temperature: 1,
+  topP: 1,
+  sampleTopK: 0,
+  topK: 20,
+  divergence: 'reverse_kl',
+  teacher: 'ema',
+  ema: 0.01,
+  isClip: null,
+  lr: 1e-5,
+  loraRank: 8,
+  loraAlpha: 16,
+};
+
 export function syntheticEvents(options: SyntheticOptions = {}): object[] {
   const budget = options.budget ?? 64;
   const tasks = options.tasks ?? ['abc387_f', 'arc190_c', 'abc392_g', 'arc191_d'];
@@ -21,7 +44,22 @@ export function syntheticEvents(options: SyntheticOptions = {}): object[] {
   const rollouts = options.rolloutsPerStep ?? 4;
   const random = seededRandom(7);
   const events: object[] = [
-    { type: 'run', version: 1, started_at: '2026-11-24T20:30:00Z', budget, strategies, seeds, tasks, model: 'tiny.gguf', rollouts, temperature: 1, lr: 1e-5, lora_rank: 8, continue_after_success: false },
+    {
+      type: 'run',
+      version: 1,
+      started_at: '2026-11-24T20:30:00Z',
+      budget,
+      strategies,
+      seeds,
+      tasks,
+      protocols: strategies.flatMap((name) => strategyByName(name)?.protocol({ ...SYNTHETIC_SETTINGS, rollouts }) ?? []),
+      model: 'tiny.gguf',
+      rollouts,
+      temperature: 1,
+      lr: 1e-5,
+      lora_rank: 8,
+      continue_after_success: false,
+    },
   ];
   // per-strategy chance that one generation solves the task; SDPO improves as it trains
   const baseRate: Record<string, number> = { 'best-of-k': 0.015, 'multi-turn': 0.02, sdpo: 0.02 };

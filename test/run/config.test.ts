@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import { ALL_LORA_TARGETS, parseSeeds, resolveConfig } from '../../src/run/config.js';
+import { ALL_LORA_TARGETS, PAPER_MULTI_TURN_PROMPT_TOKENS, parseSeeds, resolveConfig } from '../../src/run/config.js';
 import { STRATEGY_NAMES } from '../../src/strategies/index.js';
 
 const resolve = (file: Record<string, unknown>, flags: Record<string, unknown> = {}) => resolveConfig({ model: 'm.gguf', ...file }, flags, STRATEGY_NAMES);
@@ -26,8 +26,34 @@ describe('run config', () => {
       continueAfterSuccess: false,
       isClip: null,
       loraTargets: ALL_LORA_TARGETS,
+      multiTurnGenerations: 1,
+      multiTurnTemplate: 'feedback-only',
     });
-    expect(c.maxPromptTokens).toBe(c.contextSize - c.maxTokens);
+    // the paper's 32,000-token multi-turn prompt limit, clamped to what the default context holds
+    expect(c.maxPromptTokens).toBe(Math.min(PAPER_MULTI_TURN_PROMPT_TOKENS, c.contextSize - c.maxTokens));
+  });
+
+  it('multi-turn: the prompt limit defaults to the paper\'s 32,000 tokens, clamped to the context with one note', () => {
+    const notes: string[] = [];
+    const paper = resolveConfig({ model: 'm.gguf', 'context-size': 40192, 'max-tokens': 8192 }, {}, STRATEGY_NAMES, notes);
+    expect(paper.maxPromptTokens).toBe(32_000);
+    expect(notes).toEqual([]);
+    const clamped = resolveConfig({ model: 'm.gguf', 'context-size': 16384, 'max-tokens': 8192 }, {}, STRATEGY_NAMES, notes);
+    expect(clamped.maxPromptTokens).toBe(8192);
+    expect(notes).toEqual([expect.stringMatching(/^multi-turn prompt limit clamped to 8192 tokens \(the paper's is 32000\).*--context-size 40192/)]);
+    // no note when no strategy of the run has a growing prompt
+    const quiet: string[] = [];
+    resolveConfig({ model: 'm.gguf', strategies: 'best-of-k,sdpo' }, {}, STRATEGY_NAMES, quiet);
+    expect(quiet).toEqual([]);
+    // an explicit limit is taken as given (and refused when it cannot fit: see below)
+    expect(resolveConfig({ model: 'm.gguf', 'max-prompt-tokens': 5000 }, {}, STRATEGY_NAMES, quiet).maxPromptTokens).toBe(5000);
+    expect(quiet).toEqual([]);
+  });
+
+  it('multi-turn: generations per turn and template, independent of --rollouts', () => {
+    const c = resolve({ rollouts: 8, 'multi-turn-generations': 4, 'multi-turn-template': 'attempt_and_feedback' });
+    expect([c.rollouts, c.multiTurnGenerations, c.multiTurnTemplate]).toEqual([8, 4, 'attempt-and-feedback']);
+    expect(resolve({}, { multiTurnTemplate: 'attempt-and-feedback' }).multiTurnTemplate).toBe('attempt-and-feedback');
   });
 
   it('lets flags win over the config file, which wins over defaults', () => {
@@ -53,6 +79,8 @@ describe('run config', () => {
     [{ strategies: 'sdpo,sdpo' }, /twice/],
     [{ 'lora-targets': 'attn_q,wq' }, /--lora-targets must list/],
     [{ seeds: '1,1' }, /distinct seeds/],
+    [{ 'multi-turn-generations': 0 }, /--multi-turn-generations must be an integer/],
+    [{ 'multi-turn-template': 'history' }, /--multi-turn-template must be one of feedback-only, attempt-and-feedback/],
     [{ 'max-tokens': 5000, 'context-size': 4096 }, /must be below --context-size/],
     [{ 'max-prompt-tokens': 4000, 'max-tokens': 200, 'context-size': 4096 }, /exceed --context-size/],
   ])('refuses bad flag %j with one line', (flags, message) => {

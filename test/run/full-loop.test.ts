@@ -15,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, Rollout, Sampler, SampleOptions } from '../../src/model/types.js';
-import { FEEDBACK_HEADER, REPROMPT_TAIL } from '../../src/prompts/index.js';
+import { MULTI_TURN_FEEDBACK_PREFIX, MULTI_TURN_FEEDBACK_SUFFIX } from '../../src/prompts/index.js';
 import { resolveConfig } from '../../src/run/config.js';
 import { historyFromEvents } from '../../src/run/history.js';
 import { runSearch } from '../../src/run/loop.js';
@@ -51,12 +51,18 @@ describe('full loop, real parts', () => {
     const { stdout } = await execFileAsync('node', args, { cwd: root, timeout: 600_000 });
     expect(stdout).toContain(`${out}: 12 generations over 3 cells`);
     const events = readLog(out);
-    expect(events[0]).toMatchObject({ type: 'run', budget: 4, strategies: ['best-of-k', 'multi-turn', 'sdpo'], seeds: [0], tasks: ['ttsd-01'], rollouts: 2, lr: 1e-4 });
+    expect(events[0]).toMatchObject({ type: 'run', budget: 4, strategies: ['best-of-k', 'multi-turn', 'sdpo'], seeds: [0], tasks: ['ttsd-01'], rollouts: 2, multi_turn_generations: 1, multi_turn_template: 'feedback-only', lr: 1e-4 });
+    expect(events[0].protocols.map((p: Ev) => [p.strategy, p.label, p.generations_per_step, p.learns])).toEqual([
+      ['best-of-k', 'best-of-k', 2, false],
+      ['multi-turn', 'multi-turn', 1, false],
+      ['sdpo', 'sdpo', 2, true],
+    ]);
     for (const strategy of ['best-of-k', 'multi-turn', 'sdpo']) {
       const attempts = events.filter((e) => e.type === 'attempt' && e.strategy === strategy);
       expect(attempts.map((a) => a.k).sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
       for (const a of attempts) {
-        expect(a).toMatchObject({ task: 'ttsd-01', seed: 0, step: Math.ceil(a.k / 2), private_reward: 0 });
+        // G = 2 per step for best-of-K and SDPO; multi-turn takes one generation per turn
+        expect(a).toMatchObject({ task: 'ttsd-01', seed: 0, step: strategy === 'multi-turn' ? a.k : Math.ceil(a.k / 2), private_reward: 0 });
         expect(a.tokens).toBeGreaterThan(0);
         expect(a.tokens).toBeLessThanOrEqual(24);
         expect(typeof a.verdict).toBe('string');
@@ -84,12 +90,12 @@ describe('full loop, real parts', () => {
     const correct = fs.readFileSync(path.join(root, 'tasks/solutions/ttsd-01.py'), 'utf8');
     const wrong = 'print(-1)\n';
     // Which generation gets the correct program, per strategy: (step, position).
-    const solvedAt: Record<string, [number, number]> = { 'best-of-k': [2, 1], 'multi-turn': [3, 2], sdpo: [2, 2] };
+    const solvedAt: Record<string, [number, number]> = { 'best-of-k': [2, 1], 'multi-turn': [5, 1], sdpo: [2, 2] };
     const config = resolveConfig({ model, ...SMALL, budget: 8, seeds: [0], 'parallel-cells': 3 }, {}, STRATEGY_NAMES);
     const real = await realServices(model, SMALL);
     const rewriting = new RewritingSampler(real.sampler, (seed) => {
       for (const [strategy, [step, position]] of Object.entries(solvedAt)) {
-        for (let s = 1; s <= 4; s++) if (stepSeed('ttsd-01', strategy, 0, s) === seed) return (j: number) => (s === step && j === position ? correct : wrong);
+        for (let s = 1; s <= 8; s++) if (stepSeed('ttsd-01', strategy, 0, s) === seed) return (j: number) => (s === step && j === position ? correct : wrong);
       }
       throw new Error(`unexpected seed ${seed}`);
     });
@@ -107,7 +113,7 @@ describe('full loop, real parts', () => {
     const events = readLog(dir);
     const done = Object.fromEntries(events.filter((e) => e.type === 'cell_done').map((e) => [e.strategy, e]));
     expect(done['best-of-k']).toMatchObject({ discovery_k: 3, attempts: 4 });
-    expect(done['multi-turn']).toMatchObject({ discovery_k: 6, attempts: 6 });
+    expect(done['multi-turn']).toMatchObject({ discovery_k: 5, attempts: 5 });
     expect(done.sdpo).toMatchObject({ discovery_k: 4, attempts: 4 });
     const attempts = events.filter((e) => e.type === 'attempt');
     for (const a of attempts) {
@@ -119,13 +125,13 @@ describe('full loop, real parts', () => {
         expect(a.feedback).toMatch(/Wrong Answer/);
       }
     }
-    // Multi-turn's third prompt carries the sandbox's feedback of the four failed attempts.
-    const multiTurnPrompts = rewriting.calls.filter((c) => c.seed === stepSeed('ttsd-01', 'multi-turn', 0, 3));
+    // Multi-turn's fifth turn (one generation each) carries the sandbox's feedback of the four failed turns.
+    const multiTurnPrompts = rewriting.calls.filter((c) => c.seed === stepSeed('ttsd-01', 'multi-turn', 0, 5));
     expect(multiTurnPrompts).toHaveLength(1);
     const lastUser = multiTurnPrompts[0].messages.at(-1)!.content;
-    const earlier = attempts.filter((a) => a.strategy === 'multi-turn' && a.step < 3).sort((a, b) => a.k - b.k);
+    const earlier = attempts.filter((a) => a.strategy === 'multi-turn' && a.step < 5).sort((a, b) => a.k - b.k);
     expect(earlier).toHaveLength(4);
-    expect(lastUser).toContain(FEEDBACK_HEADER + earlier.map((a) => a.feedback).join('\n\n') + REPROMPT_TAIL);
+    expect(lastUser).toContain(MULTI_TURN_FEEDBACK_PREFIX + earlier.map((a) => a.feedback).join('\n\n') + MULTI_TURN_FEEDBACK_SUFFIX);
     // SDPO trained once, on feedback teacher contexts, and sampled step 2 with the new adapter.
     const trained = events.filter((e) => e.type === 'train_step');
     expect(trained).toHaveLength(1);

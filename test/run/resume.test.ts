@@ -133,6 +133,10 @@ describe('a full disk during a run', () => {
       // progress lines, then exactly one error line, no stack trace
       const errorLines = failure!.stderr.split('\n').filter((line) => line.startsWith('ttsd:') || /^\s+at /.test(line));
       expect(errorLines).toHaveLength(1);
+      // the default multi-turn prompt limit (the paper's 32,000) did not fit --context-size 1024: said once, at start
+      expect(failure!.stderr.split('\n').filter((line) => line.startsWith('note: '))).toEqual([
+        "note: multi-turn prompt limit clamped to 1008 tokens (the paper's is 32000): --context-size 1024 − --max-tokens 16; --context-size 32016 gives the paper's",
+      ]);
       expect(failure!.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ttsd: no space left on device while writing .*events\.jsonl; the events written before are intact/);
       const text = fs.readFileSync(path.join(out, 'events.jsonl'), 'utf8');
       expect(text.endsWith('\n')).toBe(true);

@@ -123,6 +123,7 @@ export function cellContext(
     rollouts: 4,
     sampling: { temperature: 1, topP: 1, topK: 0, maxTokens: 64 },
     maxPromptTokens: 100_000,
+    multiTurnTemplate: 'feedback-only',
     maxTeacherPromptTokens: 100_000,
     continueAfterSuccess: false,
     grader: new ScriptedGrader(),

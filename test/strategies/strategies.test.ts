@@ -1,12 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { FEEDBACK_HEADER, generationMessages } from '../../src/prompts/index.js';
+import { FEEDBACK_HEADER, generationMessages, MULTI_TURN_FEEDBACK_PREFIX, MULTI_TURN_FEEDBACK_SUFFIX, MULTI_TURN_TEMPLATES } from '../../src/prompts/index.js';
 import { bestOfK } from '../../src/strategies/best-of-k.js';
 import { multiTurn } from '../../src/strategies/multi-turn.js';
 import { sdpo } from '../../src/strategies/sdpo.js';
 import { stepSeed } from '../../src/strategies/steps.js';
 import { attemptEvent, historyFromEvents } from '../../src/run/history.js';
-import type { AttemptOutcome } from '../../src/strategies/types.js';
+import type { AttemptOutcome, StrategySettings } from '../../src/strategies/types.js';
 import { cellContext, ks, range, renderTokens, ScriptedGrader, ScriptedSampler, ScriptedTrainer, tokensOf } from './scripted.js';
+
+const settings: StrategySettings = {
+  rollouts: 16,
+  multiTurnGenerations: 1,
+  multiTurnTemplate: 'feedback-only',
+  maxPromptTokens: 32_000,
+  maxTeacherPromptTokens: 10_240,
+  maxTokens: 8192,
+  temperature: 1,
+  topP: 1,
+  sampleTopK: 0,
+  topK: 20,
+  divergence: 'reverse_kl',
+  teacher: 'ema',
+  ema: 0.01,
+  isClip: null,
+  lr: 1e-4,
+  loraRank: 16,
+  loraAlpha: 32,
+};
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Step texts by call: call i returns script[i] (or all "FAIL i" when absent). */
 const byCall = (script: string[][]) => (call: number, n: number) => (script[call] ?? Array.from({ length: n }, (_, j) => `FAIL c${call}p${j}`)).slice(0, n);
@@ -76,15 +97,46 @@ describe('best-of-k', () => {
 });
 
 describe('multi-turn', () => {
-  it('puts the feedback of all past failed attempts, oldest first, into the next prompt', async () => {
+  const FEEDBACK_PREFIX = MULTI_TURN_FEEDBACK_PREFIX;
+  const userOf = (sampler: ScriptedSampler, i: number) => sampler.calls[i].messages.at(-1)!.content;
+
+  it('by default samples one generation per turn, each turn\'s prompt holding the feedback of every earlier failed turn in order', async () => {
+    const sampler = new ScriptedSampler(byCall([['FAIL one'], ['SILENT'], ['FAIL two'], ['FAIL three']]));
+    const { cell, recorded } = cellContext({ strategy: 'multi-turn', sampler, budget: 5, rollouts: multiTurn.generationsPerStep({ ...settings }) });
+    await multiTurn.run(cell);
+    expect(sampler.calls.map((c) => c.n)).toEqual([1, 1, 1, 1, 1]);
+    expect(ks(recorded.attempts)).toEqual(range(1, 5));
+    expect(recorded.attempts.map((a) => a.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(sampler.calls[0].messages).toEqual(generationMessages(cell.task));
+    expect(userOf(sampler, 1)).toMatch(new RegExp(`${escape(FEEDBACK_PREFIX)}one${escape(MULTI_TURN_FEEDBACK_SUFFIX)}$`));
+    // an attempt without feedback adds nothing
+    expect(userOf(sampler, 2)).toMatch(new RegExp(`${escape(FEEDBACK_PREFIX)}one${escape(MULTI_TURN_FEEDBACK_SUFFIX)}$`));
+    expect(userOf(sampler, 3)).toMatch(new RegExp(`${escape(FEEDBACK_PREFIX)}one\n\ntwo${escape(MULTI_TURN_FEEDBACK_SUFFIX)}$`));
+    expect(userOf(sampler, 4)).toMatch(new RegExp(`${escape(FEEDBACK_PREFIX)}one\n\ntwo\n\nthree${escape(MULTI_TURN_FEEDBACK_SUFFIX)}$`));
+    // every turn's seed is its own step's
+    expect(sampler.calls.map((c) => c.seed)).toEqual([1, 2, 3, 4, 5].map((s) => stepSeed('toy', 'multi-turn', 0, s)));
+  });
+
+  it('with G generations per turn, a turn sees the failures of all earlier turns in position order', async () => {
     const sampler = new ScriptedSampler(byCall([['FAIL one', 'SILENT'], ['FAIL two', 'FAIL three'], ['FAIL four', 'FAIL five']]));
-    const { cell, recorded } = cellContext({ strategy: 'multi-turn', sampler, budget: 6, rollouts: 2 });
+    const { cell, recorded } = cellContext({ strategy: 'multi-turn', sampler, budget: 6, rollouts: multiTurn.generationsPerStep({ ...settings, multiTurnGenerations: 2 }) });
     await multiTurn.run(cell);
     expect(ks(recorded.attempts)).toEqual(range(1, 6));
-    const userOf = (i: number) => sampler.calls[i].messages.at(-1)!.content;
-    expect(userOf(0)).not.toContain(FEEDBACK_HEADER.trim());
-    expect(userOf(1)).toContain(`${FEEDBACK_HEADER}one\n\nCorrectly solve`);
-    expect(userOf(2)).toContain(`${FEEDBACK_HEADER}one\n\ntwo\n\nthree\n\nCorrectly solve`);
+    expect(userOf(sampler, 0)).not.toContain(FEEDBACK_PREFIX.trim());
+    expect(userOf(sampler, 1)).toContain(`${FEEDBACK_PREFIX}one\n\nCorrectly solve`);
+    expect(userOf(sampler, 2)).toContain(`${FEEDBACK_PREFIX}one\n\ntwo\n\nthree\n\nCorrectly solve`);
+  });
+
+  it('attempt-and-feedback replays each failed turn as an assistant message followed by its feedback', async () => {
+    const sampler = new ScriptedSampler(byCall([['FAIL one'], ['FAIL two'], ['FAIL three']]));
+    const { cell } = cellContext({ strategy: 'multi-turn', sampler, budget: 3, rollouts: 1, multiTurnTemplate: 'attempt-and-feedback' });
+    await multiTurn.run(cell);
+    const last = sampler.calls[2].messages;
+    expect(last.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant', 'user']);
+    expect(last[2].content).toBe('FAIL one');
+    expect(last[3].content).toBe(`${FEEDBACK_PREFIX}one${MULTI_TURN_FEEDBACK_SUFFIX}`);
+    expect(last[4].content).toBe('FAIL two');
+    expect(last[5].content).toBe(`${FEEDBACK_PREFIX}two${MULTI_TURN_FEEDBACK_SUFFIX}`);
   });
 
   it('drops the oldest feedback first once the prompt passes the token limit', async () => {
@@ -95,7 +147,7 @@ describe('multi-turn', () => {
     const questionOnly = (await sampler.renderPrompt(generationMessages(cell.task))).length;
     cell.maxPromptTokens = questionOnly + 100 + 2 * 210;
     await multiTurn.run(cell);
-    const last = sampler.calls[3].messages.at(-1)!.content;
+    const last = userOf(sampler, 3);
     expect(last).not.toContain('FAIL');
     expect(last).not.toContain('Ax');
     expect(last).toContain('Bx');
@@ -104,15 +156,40 @@ describe('multi-turn', () => {
     for (const call of sampler.calls) expect(tokensOf(call.messages.map((m) => `<${m.role}>${m.content}`).join('')).length).toBeLessThanOrEqual(cell.maxPromptTokens);
   });
 
+  it('a resumed cell continues with exactly the prompts an uninterrupted cell uses', async () => {
+    for (const template of MULTI_TURN_TEMPLATES) {
+      const script = byCall([["FAIL a"], ["FAIL b"], ["SILENT"], ["FAIL c"], ["FAIL d"], ["FAIL e"]]);
+      const whole = new ScriptedSampler(script);
+      const full = cellContext({ strategy: 'multi-turn', sampler: whole, budget: 6, rollouts: 1, multiTurnTemplate: template });
+      await multiTurn.run(full.cell);
+      // Kill after turn 3: the log holds attempts 1–3 (through the events, as --resume reads them).
+      const events = full.recorded.attempts.filter((a) => a.k <= 3).map((a) => attemptEvent('toy', 'multi-turn', 0, a, { adapter: null, keepTokens: false }));
+      const restored = historyFromEvents(events).cells.get(['toy', 'multi-turn', 0].join('\u0000'))!;
+      const resumedSampler = new ScriptedSampler((call, n) => script(call + 3, n));
+      const resumed = cellContext({ strategy: 'multi-turn', sampler: resumedSampler, budget: 6, rollouts: 1, multiTurnTemplate: template, history: restored });
+      await multiTurn.run(resumed.cell);
+      expect(ks(resumed.recorded.attempts)).toEqual([4, 5, 6]);
+      expect(resumedSampler.calls.map((c) => c.messages)).toEqual(whole.calls.slice(3).map((c) => c.messages));
+      expect(resumedSampler.calls.map((c) => c.seed)).toEqual(whole.calls.slice(3).map((c) => c.seed));
+    }
+  });
+
   it('stops at the first discovery and rebuilds its history from recorded attempts after a resume', async () => {
     const sampler = new ScriptedSampler(byCall([['FAIL later', 'PASS']]));
     const { cell, recorded } = cellContext({ strategy: 'multi-turn', sampler, budget: 8, rollouts: 2 });
     cell.history.attempts.set(1, { ...fakeAttempt(1, 2), feedback: 'remembered' });
     cell.history.attempts.set(2, { ...fakeAttempt(2, 2), feedback: 'too' });
     const result = await multiTurn.run(cell);
-    expect(sampler.calls[0].messages.at(-1)!.content).toContain(`${FEEDBACK_HEADER}remembered\n\ntoo\n\n`);
+    expect(userOf(sampler, 0)).toContain(`${FEEDBACK_PREFIX}remembered\n\ntoo\n\n`);
     expect(ks(recorded.attempts)).toEqual([3, 4]);
     expect(result.discoveryK).toBe(4);
+  });
+
+  it('describes its protocol: one generation per turn is the paper\'s, more is labelled', () => {
+    expect(multiTurn.protocol(settings)).toMatchObject({ label: 'multi-turn', generations_per_step: 1, learns: false, settings: { generations_per_turn: 1, template: 'feedback-only' } });
+    expect(multiTurn.protocol({ ...settings, multiTurnGenerations: 4 })).toMatchObject({ label: 'multi-turn (4/turn)', generations_per_step: 4 });
+    expect(bestOfK.generationsPerStep(settings)).toBe(16);
+    expect(sdpo.generationsPerStep(settings)).toBe(16);
   });
 });
 
