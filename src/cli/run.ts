@@ -10,7 +10,7 @@ import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
 import { OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
 import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
 import { historyFromEvents, type RunHistory } from '../run/history.js';
-import { benchSearch, type SearchBenchResult } from '../run/bench.js';
+import { benchSearch, WrongProgramSampler, type SearchBenchResult } from '../run/bench.js';
 import { runSearch } from '../run/loop.js';
 import { progressFor } from '../run/progress.js';
 import { startRealServices } from '../run/real-services.js';
@@ -44,6 +44,7 @@ export function registerRunCommands(program: Command): void {
     .command('search')
     .description('the same short search with cells run one at a time and interleaved, side by side: wall-time ratio and utilisation')
     .option('--compare <n>', 'interleaved cells to compare against 1 (default: --parallel-cells, else 2)')
+    .option('--graded-programs', 'turn every rollout into a wrong program (print(-1)) so each attempt is graded in the sandbox and feedback flows: the grading load of a real search, with a random-weight model')
     .option('--json', 'print JSON');
   addSearchSettings(search);
   search.action(async (options: Record<string, unknown>) => {
@@ -52,7 +53,8 @@ export function registerRunCommands(program: Command): void {
     if (!Number.isInteger(compare) || compare < 2) throw new UserError(`--compare must be an integer ≥ 2, got ${String(options.compare)}`);
     const tasks = await selectRunTasks(config);
     checkModel(config.model);
-    const services = await startRealServices(config, { needsTrainer: config.strategies.some((name) => strategyByName(name)!.needsTrainer) });
+    const real = await startRealServices(config, { needsTrainer: config.strategies.some((name) => strategyByName(name)!.needsTrainer) });
+    const services: RunServices = options.gradedPrograms ? { ...real, sampler: new WrongProgramSampler(real.sampler) } : real;
     try {
       // A-B-B-A order, each side averaged: warm-up and drift in a shared machine's load hit both alike.
       const [a1, b1, b2, a2] = await benchSearch(config, tasks, services, [1, compare, compare, 1]);
@@ -60,7 +62,7 @@ export function registerRunCommands(program: Command): void {
       const many = meanOf(b1, b2);
       const ratio = Math.round((one.wallMs / many.wallMs) * 100) / 100;
       if (options.json) {
-        process.stdout.write(JSON.stringify({ sequential: one, interleaved: many, speedup: ratio }) + '\n');
+        process.stdout.write(JSON.stringify({ strategies: config.strategies, graded_programs: options.gradedPrograms === true, sequential: one, interleaved: many, speedup: ratio }) + '\n');
       } else {
         const line = (r: typeof one) =>
           `parallel-cells ${r.parallelCells}: ${(r.wallMs / 1000).toFixed(1)} s wall; busy sampler ${pct(r.utilisation.sampler)}, grader ${pct(r.utilisation.grader)}, trainer ${pct(r.utilisation.trainer)}\n`;

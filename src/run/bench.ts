@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ChatMessage, Rollout, SampleOptions, Sampler } from '../model/types.js';
 import type { Task } from '../tasks/types.js';
 import type { RunConfig } from './config.js';
 import type { UtilisationEvent } from './events.js';
@@ -43,4 +44,35 @@ export async function benchSearch(config: RunConfig, tasks: Task[], services: Ru
     }
   }
   return results;
+}
+
+/**
+ * A random-weight model never writes a program, so in a bench search nothing reaches the
+ * sandbox and grading costs nothing. With this wrapper every rollout's text becomes a fenced
+ * wrong program (`print(-1)`; the tokens stay the model's own), so each attempt is really graded
+ * on the task's public tests and its feedback flows into multi-turn prompts and SDPO teachers:
+ * the grading load a real search has, whatever the model.
+ */
+export class WrongProgramSampler implements Sampler {
+  static readonly PROGRAM = 'print(-1)';
+  constructor(private readonly inner: Sampler) {}
+  async sample(messages: ChatMessage[], options: SampleOptions): Promise<Rollout[]> {
+    const rollouts = await this.inner.sample(messages, options);
+    return rollouts.map((r) => ({ ...r, text: `\`\`\`python\n${WrongProgramSampler.PROGRAM}\n\`\`\``, code: WrongProgramSampler.PROGRAM, finishReason: 'stop' as const }));
+  }
+  renderPrompt(messages: ChatMessage[]) {
+    return this.inner.renderPrompt(messages);
+  }
+  countTokens(text: string) {
+    return this.inner.countTokens(text);
+  }
+  setAdapter(adapter: string | null) {
+    return this.inner.setAdapter(adapter);
+  }
+  score(prompt: number[], response: number[], options?: { topK?: number }) {
+    return this.inner.score(prompt, response, options);
+  }
+  dispose() {
+    return this.inner.dispose();
+  }
 }
