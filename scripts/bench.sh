@@ -2,7 +2,8 @@
 # Every benchmark, each measuring its ratios side by side in one run, on the model shape the
 # issues name (a Qwen2.5-0.5B-shaped Q8_0 model with random weights, generated once and cached).
 # Prints one JSON object per line: sandbox, sampler, trainer (and trainer-low-memory, its
-# OUT_PROD backward), and search (cells one at a time vs interleaved, on a tiny model). Needs scripts/setup.sh first.
+# OUT_PROD backward), and search (cells one at a time vs interleaved, on a tiny model; search-graded with
+# every attempt graded in the sandbox). Needs scripts/setup.sh first.
 # Usage: npm run bench [-- MODEL.gguf]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +22,8 @@ printf '{"bench":"trainer","result":%s}\n' "$(ttsd bench trainer --model "$MODEL
 # the same step through ggml's OUT_PROD backward (no transposed weight copies): what they save
 printf '{"bench":"trainer-low-memory","result":%s}\n' "$(ttsd bench trainer --model "$MODEL" --tokens 512 --low-memory --json)"
 printf '{"bench":"search","result":%s}\n' "$(ttsd bench search --json --model "$TINY" --preset ttsd-smoke \
+  --strategies best-of-k,multi-turn,sdpo --budget 6 --seeds 1 --rollouts 2 --max-tokens 32 --context-size 2048 --threads 1)"
+# the same with every rollout turned into a wrong program, so attempts are really graded and
+# multi-turn's sequential turns (one generation each) wait on the grader: does interleaving keep the sampler busy?
+printf '{"bench":"search-graded","result":%s}\n' "$(ttsd bench search --json --graded-programs --model "$TINY" --preset ttsd-smoke \
   --strategies best-of-k,multi-turn,sdpo --budget 6 --seeds 1 --rollouts 2 --max-tokens 32 --context-size 2048 --threads 1)"
