@@ -10,7 +10,7 @@ import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
 import { OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
 import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
 import { historyFromEvents, type RunHistory } from '../run/history.js';
-import { benchSearch, WrongProgramSampler, type SearchBenchResult } from '../run/bench.js';
+import { benchSearch, wrongPrograms, type SearchBenchResult } from '../run/bench.js';
 import { runSearch } from '../run/loop.js';
 import { progressFor } from '../run/progress.js';
 import { startRealServices } from '../run/real-services.js';
@@ -54,7 +54,7 @@ export function registerRunCommands(program: Command): void {
     const tasks = await selectRunTasks(config);
     checkModel(config.model);
     const real = await startRealServices(config, { needsTrainer: config.strategies.some((name) => strategyByName(name)!.needsTrainer) });
-    const services: RunServices = options.gradedPrograms ? { ...real, sampler: new WrongProgramSampler(real.sampler) } : real;
+    const services: RunServices = options.gradedPrograms ? { ...real, sampler: wrongPrograms(real.sampler) } : real;
     try {
       // A-B-B-A order, each side averaged: warm-up and drift in a shared machine's load hit both alike.
       const [a1, b1, b2, a2] = await benchSearch(config, tasks, services, [1, compare, compare, 1]);

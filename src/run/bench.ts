@@ -47,18 +47,16 @@ export async function benchSearch(config: RunConfig, tasks: Task[], services: Ru
 }
 
 /**
- * A random-weight model never writes a program, so in a bench search nothing reaches the
- * sandbox and grading costs nothing. With this wrapper every rollout's text becomes a fenced
- * wrong program (`print(-1)`; the tokens stay the model's own), so each attempt is really graded
- * on the task's public tests and its feedback flows into multi-turn prompts and SDPO teachers:
- * the grading load a real search has, whatever the model.
+ * A sampler whose rollouts are rewritten after sampling (the tokens stay the model's own):
+ * the seam for benches and tests that need real programs from a random-weight model.
  */
-export class WrongProgramSampler implements Sampler {
-  static readonly PROGRAM = 'print(-1)';
-  constructor(private readonly inner: Sampler) {}
+export class RewritingSampler implements Sampler {
+  constructor(
+    private readonly inner: Sampler,
+    private readonly rewrite: (rollouts: Rollout[], messages: ChatMessage[], options: SampleOptions) => Rollout[],
+  ) {}
   async sample(messages: ChatMessage[], options: SampleOptions): Promise<Rollout[]> {
-    const rollouts = await this.inner.sample(messages, options);
-    return rollouts.map((r) => ({ ...r, text: `\`\`\`python\n${WrongProgramSampler.PROGRAM}\n\`\`\``, code: WrongProgramSampler.PROGRAM, finishReason: 'stop' as const }));
+    return this.rewrite(await this.inner.sample(messages, options), messages, options);
   }
   renderPrompt(messages: ChatMessage[]) {
     return this.inner.renderPrompt(messages);
@@ -76,3 +74,16 @@ export class WrongProgramSampler implements Sampler {
     return this.inner.dispose();
   }
 }
+
+/** A rollout whose text is the fenced program `code` (as a model's answer would hold it). */
+export const withProgram = (rollout: Rollout, code: string): Rollout => ({ ...rollout, text: `\`\`\`python\n${code}\n\`\`\``, code, finishReason: 'stop' });
+
+/**
+ * A random-weight model never writes a program, so in a bench search nothing reaches the
+ * sandbox and grading costs nothing. `bench search --graded-programs` turns every rollout into
+ * a fenced wrong program, so each attempt is really graded on the task's public tests and its
+ * feedback flows into multi-turn prompts and SDPO teachers: the grading load a real search
+ * has, whatever the model.
+ */
+export const WRONG_PROGRAM = 'print(-1)';
+export const wrongPrograms = (inner: Sampler): Sampler => new RewritingSampler(inner, (rollouts) => rollouts.map((r) => withProgram(r, WRONG_PROGRAM)));

@@ -4,7 +4,8 @@
  * are made up; the page tests check structure, not values.
  */
 import { seededRandom } from '../../src/metrics/random.js';
-import { strategyByName } from '../../src/strategies/index.js';
+import { resolveConfig } from '../../src/run/config.js';
+import { STRATEGY_NAMES, strategyByName } from '../../src/strategies/index.js';
 import type { StrategySettings } from '../../src/strategies/types.js';
 
 export interface SyntheticOptions {
@@ -15,26 +16,8 @@ export interface SyntheticOptions {
   rolloutsPerStep?: number;
 }
 
-/** The settings the synthetic run's protocols describe (multi-turn at 4 per turn, to show its label). */
-export const SYNTHETIC_SETTINGS: StrategySettings = {
-  rollouts: 4,
-  multiTurnGenerations: 4,
-  multiTurnTemplate: 'feedback-only',
-  maxPromptTokens: 8192,
-  maxTeacherPromptTokens: 10240,
-  maxTokens: 8192,
-  temperature: 1,
-  topP: 1,
-  sampleTopK: 0,
-  topK: 20,
-  divergence: 'reverse_kl',
-  teacher: 'ema',
-  ema: 0.01,
-  isClip: null,
-  lr: 1e-5,
-  loraRank: 8,
-  loraAlpha: 16,
-};
+/** The settings the synthetic run's protocols describe: the defaults, multi-turn at 4 per turn to show its label. */
+export const SYNTHETIC_SETTINGS: StrategySettings = { ...resolveConfig({ model: 'tiny.gguf' }, {}, STRATEGY_NAMES), multiTurnGenerations: 4, maxPromptTokens: 8192, lr: 1e-5, loraRank: 8, loraAlpha: 16 };
 
 export function syntheticEvents(options: SyntheticOptions = {}): object[] {
   const budget = options.budget ?? 64;

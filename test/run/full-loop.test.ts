@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatMessage, Rollout, Sampler, SampleOptions } from '../../src/model/types.js';
+import type { ChatMessage, Sampler } from '../../src/model/types.js';
+import { RewritingSampler, withProgram } from '../../src/run/bench.js';
 import { MULTI_TURN_FEEDBACK_PREFIX, MULTI_TURN_FEEDBACK_SUFFIX } from '../../src/prompts/index.js';
 import { resolveConfig } from '../../src/run/config.js';
 import { historyFromEvents } from '../../src/run/history.js';
@@ -93,7 +94,7 @@ describe('full loop, real parts', () => {
     const solvedAt: Record<string, [number, number]> = { 'best-of-k': [2, 1], 'multi-turn': [5, 1], sdpo: [2, 2] };
     const config = resolveConfig({ model, ...SMALL, budget: 8, seeds: [0], 'parallel-cells': 3 }, {}, STRATEGY_NAMES);
     const real = await realServices(model, SMALL);
-    const rewriting = new RewritingSampler(real.sampler, (seed) => {
+    const rewriting = rewritingSampler(real.sampler, (seed) => {
       for (const [strategy, [step, position]] of Object.entries(solvedAt)) {
         for (let s = 1; s <= 8; s++) if (stepSeed('ttsd-01', strategy, 0, s) === seed) return (j: number) => (s === step && j === position ? correct : wrong);
       }
@@ -140,35 +141,13 @@ describe('full loop, real parts', () => {
   }, 600_000);
 });
 
-/** The real sampler, with each response's text replaced by a fenced program chosen per generation. */
-class RewritingSampler implements Sampler {
-  readonly calls: { messages: ChatMessage[]; seed: number }[] = [];
-  constructor(
-    private readonly inner: Sampler,
-    private readonly programFor: (seed: number) => (position: number) => string,
-  ) {}
-  async sample(messages: ChatMessage[], options: SampleOptions): Promise<Rollout[]> {
-    this.calls.push({ messages, seed: options.seed });
-    const program = this.programFor(options.seed);
-    const rollouts = await this.inner.sample(messages, options);
-    return rollouts.map((r, i) => {
-      const code = program(i + 1);
-      return { ...r, text: `\`\`\`python\n${code}\`\`\``, code, finishReason: 'stop' as const };
-    });
-  }
-  renderPrompt(messages: ChatMessage[]) {
-    return this.inner.renderPrompt(messages);
-  }
-  countTokens(text: string) {
-    return this.inner.countTokens(text);
-  }
-  setAdapter(adapter: string | null) {
-    return this.inner.setAdapter(adapter);
-  }
-  score(prompt: number[], response: number[], options?: { topK?: number }) {
-    return this.inner.score(prompt, response, options);
-  }
-  dispose() {
-    return this.inner.dispose();
-  }
+/** The real sampler, with each response's text replaced by a fenced program chosen per generation; records each call. */
+function rewritingSampler(inner: Sampler, programFor: (seed: number) => (position: number) => string) {
+  const calls: { messages: ChatMessage[]; seed: number }[] = [];
+  const sampler = new RewritingSampler(inner, (rollouts, messages, options) => {
+    calls.push({ messages, seed: options.seed });
+    const program = programFor(options.seed);
+    return rollouts.map((r, i) => withProgram(r, program(i + 1)));
+  });
+  return Object.assign(sampler, { calls });
 }

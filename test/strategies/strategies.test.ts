@@ -4,29 +4,14 @@ import { bestOfK } from '../../src/strategies/best-of-k.js';
 import { multiTurn } from '../../src/strategies/multi-turn.js';
 import { sdpo } from '../../src/strategies/sdpo.js';
 import { stepSeed } from '../../src/strategies/steps.js';
+import { STRATEGY_NAMES } from '../../src/strategies/index.js';
+import { resolveConfig } from '../../src/run/config.js';
 import { attemptEvent, historyFromEvents } from '../../src/run/history.js';
 import type { AttemptOutcome, StrategySettings } from '../../src/strategies/types.js';
 import { cellContext, ks, range, renderTokens, ScriptedGrader, ScriptedSampler, ScriptedTrainer, tokensOf } from './scripted.js';
 
-const settings: StrategySettings = {
-  rollouts: 16,
-  multiTurnGenerations: 1,
-  multiTurnTemplate: 'feedback-only',
-  maxPromptTokens: 32_000,
-  maxTeacherPromptTokens: 10_240,
-  maxTokens: 8192,
-  temperature: 1,
-  topP: 1,
-  sampleTopK: 0,
-  topK: 20,
-  divergence: 'reverse_kl',
-  teacher: 'ema',
-  ema: 0.01,
-  isClip: null,
-  lr: 1e-4,
-  loraRank: 16,
-  loraAlpha: 32,
-};
+// The run's defaults (RunConfig holds every StrategySettings field).
+const settings: StrategySettings = resolveConfig({ model: 'm.gguf' }, {}, STRATEGY_NAMES);
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Step texts by call: call i returns script[i] (or all "FAIL i" when absent). */
