@@ -3,6 +3,10 @@ import { Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { findPreset, loadTask, loadTaskSet, PRESETS, SHIPPED_TASKS_DIR, type IndexBase, type TaskSetOptions } from '../tasks/index.js';
 import { loadTasks, privateTestCount } from '../tasks/load.js';
+import { consoleProgress, DEFAULT_HF_ENDPOINT, fetchLcb, LCB_DATASET } from '../tasks/fetch.js';
+import { LCBV6_WINDOW } from '../tasks/presets.js';
+import { cacheDir } from '../llama/source.js';
+import { join } from 'node:path';
 import type { Task } from '../tasks/types.js';
 
 interface SelectionFlags {
@@ -83,6 +87,34 @@ export function registerTaskCommands(program: Command): void {
       for (const warning of resolved.warnings) process.stderr.write(`ttsd: warning: ${warning}\n`);
       process.stdout.write(`${name}: ${preset.description}\nreading: ${resolved.reading}\nresolved ${ids.length} tasks:\n`);
       process.stdout.write(table(resolved.tasks) + '\n');
+    });
+
+  registerFetch(tasks);
+}
+
+function registerFetch(tasks: Command): void {
+  tasks
+    .command('fetch <dataset>')
+    .description(`download LiveCodeBench's release files (dataset lcb = ${LCB_DATASET}) and check that they load`)
+    .option('--release <v>', 'v1 … v6 (release_vN = test.jsonl … testN.jsonl)', 'v6')
+    .option('--out <dir>', 'where the files go (default: $TTSD_CACHE/lcb/code_generation_lite)')
+    .option('--endpoint <url>', `Hugging Face endpoint or mirror (default: $HF_ENDPOINT, else ${DEFAULT_HF_ENDPOINT})`)
+    .option('--force', 'download files again even when they are there and load')
+    .option('--json', 'print a JSON report on stdout')
+    .action(async (dataset: string, flags: { release: string; out?: string; endpoint?: string; force?: boolean; json?: boolean }) => {
+      if (dataset !== 'lcb') throw new UserError(`unknown dataset ${dataset} (known: lcb)`);
+      const out = flags.out ?? join(cacheDir(), 'lcb', 'code_generation_lite');
+      const report = await fetchLcb({ release: flags.release, out, endpoint: flags.endpoint, force: flags.force, progress: consoleProgress() });
+      for (const warning of report.warnings) process.stderr.write(`ttsd: warning: ${warning}\n`);
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(
+        `${report.release}: ${report.files.length} files, ${report.rows} problems in ${report.dir}; ` +
+          `${report.lcbv6Window} in the LCBv6 window [${LCBV6_WINDOW.from}, ${LCBV6_WINDOW.to}) (the paper's ${LCBV6_WINDOW.expectedCount})\n`,
+      );
+      if (report.lcbv6Window > 0) process.stdout.write(`next: node bin/ttsd.js tasks show-preset lcbv6-hard --tasks ${report.dir}\n`);
     });
 }
 
