@@ -311,3 +311,29 @@ describe('ttsd tasks fetch lcb (CLI)', () => {
     expect(unknown.stderr.trim()).toBe('ttsd: unknown dataset squad (known: lcb)');
   });
 });
+
+describe('scripts/paper.sh DRY_RUN=1', () => {
+  it('fetches the LCB files when LCB_DIR is unset, resolves the preset, and prints the plan and its cost', async () => {
+    const cache = await tmp();
+    const r = await execa('bash', [new URL('../../scripts/paper.sh', import.meta.url).pathname, 'some-model.gguf'], {
+      reject: false,
+      env: { SKIP_SETUP: '1', DRY_RUN: '1', TTSD_CACHE: cache, HF_ENDPOINT: endpoint, TOK_S: '100', TOK_S_1: '50', OUT: join(cache, 'run') },
+    });
+    expect(r.exitCode).toBe(0);
+    const lcb = join(cache, 'lcb', 'code_generation_lite');
+    expect(r.stdout).toContain(`paper: LCB_DIR not set: fetching LiveCodeBench release_v6 into ${lcb}`);
+    expect(r.stdout).toContain('paper: cost, at most: 19 tasks x 3 strategies x 5 seeds x 2750 generations = 783,750 generations');
+    // 261,250 generations per strategy x 8192 tokens: two strategies at 100 tokens/s, multi-turn at 50.
+    expect(r.stdout).toContain('= 23,779.6 hours of sampling (990.8 days)');
+    expect(r.stdout).toContain('paper: tasks (lcbv6-hard): v6q001,v6q003,v6q010,');
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^paper: command: node bin/ttsd.js run --model some-model.gguf --tasks ${lcb} --preset lcbv6-hard --strategies best-of-k,multi-turn,sdpo ` +
+          '--seeds 5 --budget 2750 --rollouts 16 --max-tokens 8192 --context-size 10240 .*--out ',
+        'm',
+      ),
+    );
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('paper: DRY_RUN=1: nothing run');
+    expect(existsSync(join(cache, 'run'))).toBe(false);
+  });
+});
