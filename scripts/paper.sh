@@ -59,7 +59,7 @@ if [ -z "${TOK_S:-}" ] || [ -z "${TOK_S_1:-}" ]; then
   bench=$(ttsd bench sampler --model "$MODEL" --g "$ROLLOUTS" --tokens 256 --repeats 1 "${BENCH_FLAGS[@]}" ${THREADS:+--threads "$THREADS"} --json)
   TOK_S=${TOK_S:-$(node -e 'process.stdout.write(String(JSON.parse(process.argv[1]).tok_s_g))' "$bench")}
   TOK_S_1=${TOK_S_1:-$(node -e 'process.stdout.write(String(JSON.parse(process.argv[1]).tok_s_1))' "$bench")}
-  if [ ${#BENCH_FLAGS[@]} = 0 ]; then BENCH_NOTE="measured on the CPU sampler (bench sampler has no --gpu): a GPU run is faster, set TOK_S/TOK_S_1 to correct"; else BENCH_NOTE="measured with --gpu auto"; fi
+  if [ ${#BENCH_FLAGS[@]} = 0 ]; then BENCH_NOTE="measured on the CPU sampler (bench sampler has no --gpu; a GPU run is faster: set TOK_S/TOK_S_1)"; else BENCH_NOTE="measured by bench sampler --gpu auto at 256-token responses"; fi
 else
   BENCH_NOTE="given as TOK_S/TOK_S_1"
 fi
@@ -80,7 +80,7 @@ const n = (x) => Math.round(x).toLocaleString('en-US');
 const seconds = list.reduce((s, name) => s + (perStrategy * Number(maxTokens)) / Number(name === 'multi-turn' ? tokS1 : tokS), 0);
 const lines = [
   `paper: cost, at most: ${tasks} tasks x ${list.length} strategies x ${seeds} seeds x ${budget} generations = ${n(gens)} generations`,
-  `paper: tokens/s here: ${Number(tokS).toFixed(1)} with G=${g} rollouts side by side, ${Number(tokS1).toFixed(1)} with one (multi-turn), ${note}`,
+  `paper: tokens/s here: ${Number(tokS).toFixed(1)} with G=${g} rollouts side by side, ${Number(tokS1).toFixed(1)} with one (multi-turn), ${note}; at long responses decoding is slower`,
   `paper: time, at most: ${n(gens)} generations x ${maxTokens} tokens (assumed: every response runs to the limit) / tokens/s = ${(seconds / 3600).toLocaleString('en-US', { maximumFractionDigits: 1 })} hours of sampling (${(seconds / 86400).toLocaleString('en-US', { maximumFractionDigits: 1 })} days); SDPO training steps and grading come on top, and cells stop at their first discovery`,
 ];
 process.stdout.write(lines.join('\n') + '\n');
