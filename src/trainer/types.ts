@@ -29,6 +29,17 @@ export interface TrainerConfig {
    * are copied as Q8_0). false keeps memory at its minimum.
    */
   transposedWeights?: boolean;
+  /**
+   * Rows of logits the trainer holds at a time (default 256): the output projection, log-softmax,
+   * top-K, teacher values, loss and dL/dH run block by block, so memory grows with
+   * headBlockRows × vocabulary, not with the sequence length × vocabulary.
+   */
+  headBlockRows?: number;
+  /**
+   * Score the student once more after the update for klAfter (default false: klAfter is NaN,
+   * and a step costs one student forward pass less).
+   */
+  measureKlAfter?: boolean;
 }
 
 /** One rollout as the trainer sees it: token ids only (tokenised once, in Node). */
@@ -57,13 +68,15 @@ export interface TrainExample {
  *   π_old from behaviorLogprobs (ratio 1 for a rollout without them); w_t is a constant (no gradient).
  * The update uses the gradient of that loss w.r.t. the student's LoRA tensors (teacher constant).
  * klBefore/klAfter are the reverse-KL value of that loss before and after the update, at the same
- * ids and teacher values (f64 on the host).
+ * ids and teacher values (f64 on the host); klAfter is NaN unless the config sets measureKlAfter.
+ * The student's top-K ids come from the training forward pass itself (no gradient through the
+ * selection); the head (logits, log-softmax, loss, dL/dlogits) runs in blocks of headBlockRows rows.
  */
 export interface TrainStepResult {
   step: number; // 1-based optimizer step count
   loss: number;
   klBefore: number;
-  klAfter: number;
+  klAfter: number; // NaN unless measureKlAfter
   gradNorm: number;
   tokens: number;
   ms: number;

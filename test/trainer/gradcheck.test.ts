@@ -163,12 +163,17 @@ function describeEntry(e: LoraEntry): string {
 
 // Every divergence through the default backward (input gradients via transposed copies of the frozen
 // weights), and reverse KL once more through ggml's own OUT_PROD backward (transposedWeights: false).
+// The head (logits, log-softmax, top-K, loss, dL/dH) runs in blocks of headBlockRows rows: the default
+// (256) holds each response in one block; blocks of 3 rows split the 8- and 7-row responses into 3 blocks
+// each, with a boundary inside every response (a wrong row offset at a boundary shows up there).
 const RUNS = [
-  ...SPECS.map((spec, index) => ({ ...spec, index, transposedWeights: true })),
-  { ...SPECS[0]!, index: 0, transposedWeights: false },
+  ...SPECS.map((spec, index) => ({ ...spec, index, transposedWeights: true, headBlockRows: 256 })),
+  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 256 },
+  { ...SPECS[2]!, index: 2, transposedWeights: true, headBlockRows: 3 },
+  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 3 },
 ];
 
-describe.each(RUNS)('native trainer vs float64 reference: $divergence (transposed weights: $transposedWeights)', (spec) => {
+describe.each(RUNS)('native trainer vs float64 reference: $divergence (transposed weights: $transposedWeights, head blocks of $headBlockRows rows)', (spec) => {
   let trainer: NativeTrainer;
   let result: TrainStepResult;
   let stepped: LoraAdapter;
@@ -176,7 +181,7 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence (transpose
   beforeAll(async () => {
     const config: TrainerConfig = {
       model: modelPath,
-      stateDir: join(dir, `state-${spec.divergence}-${spec.transposedWeights}`),
+      stateDir: join(dir, `state-${spec.divergence}-${spec.transposedWeights}-${spec.headBlockRows}`),
       loraRank: RANK,
       loraAlpha: ALPHA,
       loraTargets: ALL_LORA_TARGETS,
@@ -193,6 +198,7 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence (transpose
       optimizer: 'sgd',
       initAdapter,
       transposedWeights: spec.transposedWeights,
+      headBlockRows: spec.headBlockRows,
     };
     trainer = await NativeTrainer.start(config);
     result = await trainer.step(batch);

@@ -39,7 +39,7 @@ describe('NativeTrainer', () => {
 
   it('steps, writes a new versioned adapter per step, and lowers the KL on the batch', async () => {
     const model = await tinyModel();
-    const trainer = await NativeTrainer.start(testConfig(model, stateDir()));
+    const trainer = await NativeTrainer.start(testConfig(model, stateDir(), { measureKlAfter: true }));
     try {
       expect(trainer.info).toMatchObject({ arch: 'qwen2', step: 0, resumed: false });
       expect(trainer.info.nTensors).toBe(2 * 7 * 2); // 2 layers × 7 projections × (A, B)
@@ -83,6 +83,9 @@ describe('NativeTrainer', () => {
       const mixed = await trainer.step([batchOf(3, 1)[0]!, { ...batchOf(4, 1)[0]!, masked: true }]);
       expect(mixed.tokens).toBe(10);
       expect(mixed.gradNorm).toBeGreaterThan(0);
+      // the KL after the update is measured only on request (measureKlAfter): NaN by default
+      expect(mixed.klBefore).toBeGreaterThan(0);
+      expect(mixed.klAfter).toBeNaN();
     } finally {
       await trainer.close();
     }
@@ -90,7 +93,7 @@ describe('NativeTrainer', () => {
 
   it('resumes from saved state bit-identically to an uninterrupted run', async () => {
     const model = await tinyModel();
-    const config = (dir: string) => testConfig(model, dir, { ema: 0.2, weightDecay: 0.01 });
+    const config = (dir: string) => testConfig(model, dir, { ema: 0.2, weightDecay: 0.01, measureKlAfter: true });
     const [b1, b2, b3] = [batchOf(5), batchOf(6), batchOf(7)];
 
     const straightDir = stateDir();

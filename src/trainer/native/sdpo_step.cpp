@@ -2,6 +2,7 @@
 
 #include "ggml.h"
 #include "ggml-backend.h"
+#include "ggml-cpu.h"
 #include "ggml-opt.h"
 #include "llama.h"
 #include "llama-adapter.h"
@@ -150,7 +151,11 @@ trainer_config parse_config(const nlohmann::json & j) {
     c.init_adapter = j.value("initAdapter", std::string());
     c.max_tokens = j.value("maxTokens", 2048);
     c.transposed_weights = j.value("transposedWeights", true);
-    if (c.rank < 1 || c.top_k < 1 || c.threads < 1 || c.max_tokens < 8) throw std::runtime_error("invalid trainer config");
+    c.head_block_rows = j.value("headBlockRows", 256);
+    c.measure_kl_after = j.value("measureKlAfter", false);
+    if (c.rank < 1 || c.top_k < 1 || c.threads < 1 || c.max_tokens < 8 || c.head_block_rows < 1) {
+        throw std::runtime_error("invalid trainer config");
+    }
     if (c.divergence == divergence_kind::jsd && !(c.jsd_alpha > 0.0f && c.jsd_alpha < 1.0f)) {
         throw std::runtime_error("jsdAlpha must be in (0, 1)");
     }
@@ -168,8 +173,10 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     model = llama_model_load_from_file(cfg.model.c_str(), mp);
     if (!model) throw std::invalid_argument("cannot load model " + cfg.model);
     n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
-    if ((int64_t) n_vocab * cfg.max_tokens >= INT32_MAX) {
-        throw std::invalid_argument("maxTokens too large for this vocabulary (flat gather indices are 32-bit)");
+    n_embd = llama_model_n_embd(model);
+    w_out = llama_model_output_weight(model);
+    if (!w_out || w_out->ne[0] != n_embd || w_out->ne[1] != n_vocab) {
+        throw std::invalid_argument("unsupported output layer (bias or scale on the output projection)");
     }
 
     // llama pads n_ctx to a multiple of 256 and opt_init needs n_ctx % n_batch == 0: use the padded size for both
@@ -187,7 +194,11 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     cp.type_k = GGML_TYPE_F32;
     cp.type_v = GGML_TYPE_F32;
     cp.no_perf = true;
+    // the training context never returns logits (its graphs end at the final hidden state): one output row bounds
+    // its worst-case graph reservation and its logits buffer, which would otherwise be n_train x n_vocab
+    cp.n_outputs_max = 1;
     student_ctx = llama_init_from_model(model, cp);
+    cp.n_outputs_max = 0;
     cp.n_batch = std::min<uint32_t>(n_train, 512);
     cp.n_ubatch = cp.n_batch;
     teacher_ctx = llama_init_from_model(model, cp);
@@ -209,9 +220,14 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
 
     params = collect_params(*student, *teacher);
     if (resumed) load_moments((fs::path(cfg.state_dir) / "state" / "moments.bin").string(), params);
+
+    head_backend = ggml_backend_cpu_init();
+    if (!head_backend) throw std::runtime_error("cannot create the CPU backend");
+    ggml_backend_cpu_set_n_threads(head_backend, cfg.threads);
 }
 
 sdpo_trainer::~sdpo_trainer() {
+    if (head_backend) ggml_backend_free(head_backend);
     if (student_ctx) llama_free(student_ctx);
     if (teacher_ctx) llama_free(teacher_ctx);
     if (model) llama_model_free(model); // frees the adapters too
@@ -251,20 +267,21 @@ void sdpo_trainer::load_adapters() {
 }
 
 void sdpo_trainer::score_rows(llama_context * ctx, const std::vector<int32_t> & prompt,
-                              const std::vector<int32_t> & response,
-                              const std::function<void(int row, const float * logits)> & on_row) {
+                              const std::vector<int32_t> & response, int block,
+                              const std::function<void(int row0, int n, const float * logits)> & on_block) {
     // row j = the distribution at position P-1+j, which predicts response[j]
     std::vector<int32_t> tokens(prompt);
     tokens.insert(tokens.end(), response.begin(), response.end() - 1);
     const int32_t n = (int32_t) tokens.size();
     const int32_t first_row = (int32_t) prompt.size() - 1;
     const int32_t n_batch = (int32_t) llama_n_batch(ctx);
+    const int32_t rows_per_chunk = std::max(1, std::min(n_batch, block));
     llama_memory_clear(llama_get_memory(ctx), true);
     llama_batch batch = llama_batch_init(n_batch, 0, 1);
     int32_t pos = 0;
     while (pos < n) {
-        // positions before the first row need no logits; rows come in small chunks to bound the logits buffer
-        const int32_t end = pos < first_row ? std::min(first_row, pos + n_batch) : std::min(n, pos + std::min(n_batch, 256));
+        // positions before the first row need no logits; rows come in blocks to bound the logits buffer
+        const int32_t end = pos < first_row ? std::min(first_row, pos + n_batch) : std::min(n, pos + rows_per_chunk);
         batch.n_tokens = end - pos;
         for (int32_t i = 0; i < batch.n_tokens; ++i) {
             batch.token[i] = tokens[pos + i];
@@ -277,8 +294,14 @@ void sdpo_trainer::score_rows(llama_context * ctx, const std::vector<int32_t> & 
             llama_batch_free(batch);
             throw std::runtime_error("llama_decode failed while scoring");
         }
-        for (int32_t i = 0; i < batch.n_tokens; ++i) {
-            if (pos + i >= first_row) on_row(pos + i - first_row, llama_get_logits_ith(ctx, i));
+        if (pos >= first_row) {
+            // a chunk is all outputs or none: its logits are batch.n_tokens contiguous rows
+            const float * logits = llama_get_logits_ith(ctx, 0);
+            if (batch.n_tokens > 1 && llama_get_logits_ith(ctx, batch.n_tokens - 1) != logits + (size_t) (batch.n_tokens - 1) * n_vocab) {
+                llama_batch_free(batch);
+                throw std::runtime_error("logits rows are not contiguous");
+            }
+            on_block(pos - first_row, batch.n_tokens, logits);
         }
         pos = end;
     }
@@ -286,10 +309,210 @@ void sdpo_trainer::score_rows(llama_context * ctx, const std::vector<int32_t> & 
     llama_memory_clear(llama_get_memory(ctx), true);
 }
 
-scored_rows sdpo_trainer::score_example(const train_example & ex) {
+namespace {
+
+// a graph over caller-owned host buffers, run on the CPU backend
+struct host_graph {
+    ggml_context * ctx;
+    explicit host_graph(size_t n_tensors) {
+        ggml_init_params ip = { n_tensors * ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true };
+        ctx = ggml_init(ip);
+        if (!ctx) throw std::runtime_error("ggml_init failed");
+    }
+    ~host_graph() { ggml_free(ctx); }
+    ggml_tensor * f32(int64_t ne0, int64_t ne1, const float * data) {
+        ggml_tensor * t = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, ne0, ne1);
+        t->data = const_cast<float *>(data);
+        return t;
+    }
+    void run(ggml_backend_t backend, ggml_tensor * out, float * out_data) {
+        out->data = out_data;
+        ggml_cgraph * g = ggml_new_graph(ctx);
+        ggml_build_forward_expand(g, out);
+        if (ggml_backend_graph_compute(backend, g) != GGML_STATUS_SUCCESS) throw std::runtime_error("head graph failed");
+    }
+};
+
+} // namespace
+
+// logits [n * n_vocab] of n rows of H [n * n_embd]: W_out as the model's forward pass applies it
+void sdpo_trainer::head_logits(const float * h, int n, float * logits) {
+    host_graph hg(4);
+    ggml_tensor * hb = hg.f32(n_embd, n, h);
+    hg.run(head_backend, ggml_mul_mat(hg.ctx, w_out, hb), logits);
+}
+
+// dH [n * n_embd] = dZ [n * n_vocab] through W_out^T: mul_mat over the transposed copy (transposedWeights), else
+// OUT_PROD as ggml's own backward of mul_mat computes it
+void sdpo_trainer::head_input_grad(const float * dz, int n, float * dh) {
+    host_graph hg(6);
+    ggml_tensor * dzb = hg.f32(n_vocab, n, dz);
+    if (cfg.transposed_weights) {
+        if (!w_out_t) w_out_t = llama_opt_transposed_weight(student_ctx, w_out);
+        hg.run(head_backend, ggml_mul_mat(hg.ctx, w_out_t, dzb), dh);
+    } else {
+        hg.run(head_backend, ggml_out_prod(hg.ctx, w_out, ggml_transpose(hg.ctx, dzb)), dh);
+    }
+}
+
+namespace {
+
+void sequence_of(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response,
+                 std::vector<int32_t> & tokens, std::vector<int32_t> & target_pos) {
+    tokens.assign(prompt.begin(), prompt.end());
+    tokens.insert(tokens.end(), response.begin(), response.end() - 1);
+    target_pos.resize(response.size());
+    for (size_t j = 0; j < response.size(); ++j) target_pos[j] = (int32_t) (prompt.size() - 1 + j);
+}
+
+} // namespace
+
+std::vector<float> sdpo_trainer::body_hidden(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response) {
+    std::vector<int32_t> tokens, target_pos;
+    sequence_of(prompt, response, tokens, target_pos);
+    std::vector<float> h(response.size() * (size_t) n_embd);
+    if (llama_opt_body_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), (int32_t) target_pos.size(),
+                            nullptr, h.data(), false) != 0) {
+        throw std::runtime_error("training forward pass failed");
+    }
+    return h;
+}
+
+void sdpo_trainer::body_backward(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response, const std::vector<float> & g) {
+    std::vector<int32_t> tokens, target_pos;
+    sequence_of(prompt, response, tokens, target_pos);
+    if (llama_opt_body_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), (int32_t) target_pos.size(),
+                            g.data(), nullptr, true) != 0) {
+        throw std::runtime_error("training backward pass failed");
+    }
+}
+
+// importance weight of one token (stop-gradient): min(pi_theta(y_t) / pi_old(y_t), clip), pi_theta = the student before
+// this step, pi_old = the policy that sampled y (the sampler's log-probs; ratio 1 without them), 1 when the clip is off.
+// With one optimizer step per sampled batch the two are the same policy and the ratio is 1 up to numerics; it matters
+// when rollouts are stale. Ratios above the clip are counted into `clipped`.
+double sdpo_trainer::importance_weight(const train_example & ex, int row, float sampled_logp, int64_t & clipped) const {
+    if (cfg.is_clip <= 0) return 1.0;
+    const double ratio = ex.behavior_logp.empty() ? 1.0 : std::exp((double) sampled_logp - ex.behavior_logp[row]);
+    if (ratio > cfg.is_clip) ++clipped;
+    return std::min(ratio, (double) cfg.is_clip);
+}
+
+// The head over response rows [row0, row0+n) of one example, all in this block's logits buffer:
+//  - the student's logits = W_out H (the same H the backward pass recomputes), log-softmax over the full vocabulary;
+//  - with job.score: the student's top-K ids, log p at them and at y (importance weight), and the teacher's log q at
+//    those ids, its tail and log q(y) from `teacher_logits` (trust region: lerp(reference, student at the teacher
+//    prompt, eta)); without: the ids and teacher values already in job.s;
+//  - the divergence D_t (docs in types.ts) in f64, the loss w_t D_t, and with job.grad dL/dz in place of the logits,
+//    then dL/dH = W_out^T dL/dz into job.g.
+// dL/dz_v = w (p_v [v in S] g_v - p_v c) with g = dD/dp over the ids S (tail included through p_tail = 1 - sum p) and
+// c = sum_S p g: written with gp = p g, which stays finite when p underflows.
+void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * teacher_logits) {
+    const train_example & ex = *job.ex;
+    scored_rows & s = *job.s;
+    const int k = s.k;
+    const size_t V = (size_t) n_vocab;
+    float * z = block_logits.data();
+    head_logits(job.h + (size_t) row0 * n_embd, n, z);
+    const float * tq = teacher_logits;
+    if (job.score && cfg.teacher == teacher_kind::trust_region) {
+        // trust region: teacher logits = lerp(reference logits, student logits at the teacher prompt, eta)
+        float * mixed = block_mixed.data();
+        head_logits(job.h_teacher + (size_t) row0 * n_embd, n, mixed);
+        const float eta = cfg.ema;
+        for (size_t e = 0; e < (size_t) n * V; ++e) mixed[e] = teacher_logits[e] + eta * (mixed[e] - teacher_logits[e]);
+        tq = mixed;
+    }
+    const bool tok = cfg.divergence == divergence_kind::sampled_token;
+    const double alpha = cfg.jsd_alpha;
+    std::vector<double> gp(k);
+    for (int r = 0; r < n; ++r) {
+        const int row = row0 + r;
+        float * zr = z + (size_t) r * V;
+        const int32_t y = ex.response[row];
+        const double lse = log_sum_exp(zr, n_vocab);
+        const size_t o = (size_t) row * k;
+        if (job.score) {
+            s.sampled_logp[row] = (float) (zr[y] - lse);
+            const auto ids = top_k_ids(zr, n_vocab, k);
+            for (int a = 0; a < k; ++a) {
+                s.ids[o + a] = ids[a];
+                s.student_logp[o + a] = (float) (zr[ids[a]] - lse);
+            }
+            const float * tr = tq + (size_t) r * V;
+            const double lse_t = log_sum_exp(tr, n_vocab);
+            for (int a = 0; a < k; ++a) s.teacher_logq[o + a] = (float) (tr[s.ids[o + a]] - lse_t);
+            s.teacher_tail[row] = teacher_tail(&s.teacher_logq[o], k);
+            s.sampled_logq[row] = (float) (tr[y] - lse_t);
+        }
+        const double iw = importance_weight(ex, row, s.sampled_logp[row], job.clipped);
+        const double w = job.row_weight * iw;
+        job.weight_sum += iw;
+        // D and gp over the row's ids (TOK: the sampled token only)
+        const int kk = tok ? 1 : k;
+        const int32_t * ids = tok ? &ex.response[row] : &s.ids[o];
+        double d = 0.0;
+        if (tok) {
+            const double lp = (double) zr[y] - lse, diff = lp - s.sampled_logq[row];
+            d = 0.5 * diff * diff;
+            gp[0] = diff;
+        } else {
+            double sp = 0.0;
+            std::vector<double> p(k), lp(k);
+            for (int a = 0; a < k; ++a) { lp[a] = (double) zr[ids[a]] - lse; p[a] = std::exp(lp[a]); sp += p[a]; }
+            const double slack = 1.0 - tail_eps - sp;
+            const double pt = tail_eps + std::max(0.0, slack), lpt = std::log(pt);
+            const double lqt = s.teacher_tail[row];
+            double dpt = 0.0; // dD/dp_tail
+            for (int a = 0; a < k; ++a) {
+                const double lq = s.teacher_logq[o + a];
+                if (cfg.divergence == divergence_kind::reverse_kl) {
+                    d += p[a] * (lp[a] - lq);
+                    gp[a] = p[a] * (lp[a] - lq + 1.0);
+                } else if (cfg.divergence == divergence_kind::forward_kl) {
+                    const double q = std::exp(lq);
+                    d += q * (lq - lp[a]);
+                    gp[a] = -q;
+                } else {
+                    const double q = std::exp(lq), m = (1.0 - alpha) * p[a] + alpha * q, lm = std::log(m);
+                    d += (1.0 - alpha) * p[a] * (lp[a] - lm) + alpha * q * (lq - lm);
+                    gp[a] = p[a] * (1.0 - alpha) * (lp[a] - lm);
+                }
+            }
+            if (cfg.divergence == divergence_kind::reverse_kl) {
+                d += pt * (lpt - lqt);
+                dpt = lpt - lqt + 1.0;
+            } else if (cfg.divergence == divergence_kind::forward_kl) {
+                const double qt = std::exp(lqt);
+                d += qt * (lqt - lpt);
+                dpt = -qt / pt;
+            } else {
+                const double qt = std::exp(lqt), mt = (1.0 - alpha) * pt + alpha * qt, lmt = std::log(mt);
+                d += (1.0 - alpha) * pt * (lpt - lmt) + alpha * qt * (lqt - lmt);
+                dpt = (1.0 - alpha) * (lpt - lmt);
+            }
+            // p_tail = eps + relu(1 - eps - sum p): dp_tail/dp_a = -1 where the relu is active
+            if (slack > 0) for (int a = 0; a < k; ++a) gp[a] -= p[a] * dpt;
+        }
+        job.loss += w * d;
+        if (!job.grad) continue;
+        double c = 0.0;
+        for (int a = 0; a < kk; ++a) c += gp[a];
+        // in place: zr becomes dL/dz
+        const float mx = (float) lse; // p_v = exp(z_v - lse) <= 1
+        const float wc = (float) (-w * c);
+        for (size_t v = 0; v < V; ++v) zr[v] = wc * exp_nonpositive(zr[v] - mx);
+        for (int a = 0; a < kk; ++a) {
+            // zr[id] holds -w c p_id (from the line above, float); add w gp
+            zr[ids[a]] += (float) (w * gp[a]);
+        }
+    }
+    if (job.grad) head_input_grad(z, n, job.g + (size_t) row0 * n_embd);
+}
+
+sdpo_trainer::head_job sdpo_trainer::example_pass(const train_example & ex, scored_rows & s, double row_weight, bool grad) {
     const int rows = (int) ex.response.size();
     const int k = cfg.top_k;
-    scored_rows s;
     s.k = k;
     s.ids.resize((size_t) rows * k);
     s.student_logp.resize((size_t) rows * k);
@@ -297,84 +520,46 @@ scored_rows sdpo_trainer::score_example(const train_example & ex) {
     s.teacher_tail.resize(rows);
     s.sampled_logq.resize(rows);
     s.sampled_logp.resize(rows);
-    score_rows(student_ctx, ex.student_prompt, ex.response, [&](int row, const float * logits) {
-        const double lse = log_sum_exp(logits, n_vocab);
-        s.sampled_logp[row] = (float) (logits[ex.response[row]] - lse);
-        const auto ids = top_k_ids(logits, n_vocab, k);
-        for (int a = 0; a < k; ++a) {
-            s.ids[(size_t) row * k + a] = ids[a];
-            s.student_logp[(size_t) row * k + a] = (float) (logits[ids[a]] - lse);
+    const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
+    std::vector<float> h_teacher;
+    if (cfg.teacher == teacher_kind::trust_region) h_teacher = body_hidden(ex.teacher_prompt, ex.response);
+    std::vector<float> g;
+    if (grad) g.assign((size_t) rows * n_embd, 0.0f);
+    head_job job;
+    job.ex = &ex;
+    job.s = &s;
+    job.h = h.data();
+    job.h_teacher = h_teacher.empty() ? nullptr : h_teacher.data();
+    job.row_weight = row_weight;
+    job.score = true;
+    job.grad = grad;
+    job.g = grad ? g.data() : nullptr;
+    // the teacher's logits come block by block from its own context (its KV cache, F32): each block of rows goes
+    // through the student's head while the teacher's logits of the same rows are at hand
+    score_rows(teacher_ctx, ex.teacher_prompt, ex.response, cfg.head_block_rows,
+               [&](int row0, int n, const float * logits) { head_block(job, row0, n, logits); });
+    if (grad) body_backward(ex.student_prompt, ex.response, g);
+    return job;
+}
+
+// reverse KL of one example after the update, at the ids and teacher values of the step (sum over rows)
+double sdpo_trainer::kl_after_update(const train_example & ex, const scored_rows & s) {
+    const int rows = (int) ex.response.size(), k = s.k;
+    const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
+    std::vector<float> logp(k);
+    double kl = 0.0;
+    for (int row0 = 0; row0 < rows; row0 += cfg.head_block_rows) {
+        const int n = std::min(cfg.head_block_rows, rows - row0);
+        head_logits(h.data() + (size_t) row0 * n_embd, n, block_logits.data());
+        for (int r = 0; r < n; ++r) {
+            const float * zr = block_logits.data() + (size_t) r * n_vocab;
+            const double lse = log_sum_exp(zr, n_vocab);
+            const size_t o = (size_t) (row0 + r) * k;
+            for (int a = 0; a < k; ++a) logp[a] = (float) (zr[s.ids[o + a]] - lse);
+            kl += reverse_kl_row(logp.data(), &s.teacher_logq[o], s.teacher_tail[row0 + r], k);
         }
-    });
-    auto teacher_row = [&](int row, const float * logits) {
-        const double lse = log_sum_exp(logits, n_vocab);
-        float * lq = &s.teacher_logq[(size_t) row * k];
-        for (int a = 0; a < k; ++a) lq[a] = (float) (logits[s.ids[(size_t) row * k + a]] - lse);
-        s.teacher_tail[row] = teacher_tail(lq, k);
-        s.sampled_logq[row] = (float) (logits[ex.response[row]] - lse);
-    };
-    if (cfg.teacher == teacher_kind::ema) {
-        score_rows(teacher_ctx, ex.teacher_prompt, ex.response, teacher_row);
-    } else {
-        // trust region: teacher logits = lerp(reference logits, student logits, eta), both on the teacher context;
-        // the teacher adapter stays at the initial (reference) adapter
-        std::vector<float> ref((size_t) rows * n_vocab);
-        score_rows(teacher_ctx, ex.teacher_prompt, ex.response, [&](int row, const float * logits) {
-            std::memcpy(&ref[(size_t) row * n_vocab], logits, sizeof(float) * n_vocab);
-        });
-        std::vector<float> mixed(n_vocab);
-        const float eta = cfg.ema;
-        score_rows(student_ctx, ex.teacher_prompt, ex.response, [&](int row, const float * logits) {
-            const float * r = &ref[(size_t) row * n_vocab];
-            for (int32_t v = 0; v < n_vocab; ++v) mixed[v] = r[v] + eta * (logits[v] - r[v]);
-            teacher_row(row, mixed.data());
-        });
     }
-    return s;
-}
-
-std::vector<float> sdpo_trainer::student_logp_at(const train_example & ex, const scored_rows & s) {
-    std::vector<float> out(s.ids.size());
-    score_rows(student_ctx, ex.student_prompt, ex.response, [&](int row, const float * logits) {
-        const double lse = log_sum_exp(logits, n_vocab);
-        for (int a = 0; a < s.k; ++a) out[(size_t) row * s.k + a] = (float) (logits[s.ids[(size_t) row * s.k + a]] - lse);
-    });
-    return out;
-}
-
-// importance weight per token (stop-gradient): min(pi_theta(y_t) / pi_old(y_t), clip), pi_theta = the student before
-// this step, pi_old = the policy that sampled y (the sampler's log-probs; ratio 1 without them), 1 when the clip is off.
-// With one optimizer step per sampled batch the two are the same policy and the ratio is 1 up to numerics; it matters
-// when rollouts are stale. Ratios above the clip are counted into `clipped`.
-std::vector<double> sdpo_trainer::importance_weights(const train_example & ex, const scored_rows & s, int64_t & clipped) const {
-    std::vector<double> weights(ex.response.size(), 1.0);
-    if (cfg.is_clip <= 0) return weights;
-    for (size_t j = 0; j < weights.size(); ++j) {
-        const double ratio = ex.behavior_logp.empty() ? 1.0 : std::exp((double) s.sampled_logp[j] - ex.behavior_logp[j]);
-        if (ratio > cfg.is_clip) ++clipped;
-        weights[j] = std::min(ratio, (double) cfg.is_clip);
-    }
-    return weights;
-}
-
-double sdpo_trainer::accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight,
-                                         const std::vector<double> & token_weights) {
-    const int rows = (int) ex.response.size();
-    std::vector<int32_t> tokens(ex.student_prompt);
-    tokens.insert(tokens.end(), ex.response.begin(), ex.response.end() - 1);
-    std::vector<int32_t> target_pos(rows);
-    for (int j = 0; j < rows; ++j) target_pos[j] = (int32_t) ex.student_prompt.size() - 1 + j;
-    std::vector<float> w(rows);
-    for (int j = 0; j < rows; ++j) w[j] = (float) (row_weight * token_weights[j]);
-    if (cfg.divergence == divergence_kind::sampled_token) {
-        return llama_opt_sdpo_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), rows,
-            ex.response.data(), 1, s.sampled_logq.data(), nullptr, w.data(), LLAMA_SDPO_LOSS_TOK, 0.0f, true);
-    }
-    const llama_sdpo_loss kind = cfg.divergence == divergence_kind::reverse_kl ? LLAMA_SDPO_LOSS_RKL
-                               : cfg.divergence == divergence_kind::forward_kl ? LLAMA_SDPO_LOSS_FKL
-                               : LLAMA_SDPO_LOSS_JSD;
-    return llama_opt_sdpo_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), rows,
-        s.ids.data(), s.k, s.teacher_logq.data(), s.teacher_tail.data(), w.data(), kind, cfg.jsd_alpha, true);
+    return kl;
 }
 
 double sdpo_trainer::take_gradient(std::vector<std::vector<float>> & grads) {
@@ -447,40 +632,36 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
             for (int32_t t : *seq) if (t < 0 || t >= n_vocab) throw std::runtime_error("token id out of range");
         }
     }
+    reserve_blocks();
     const double n_batch = (double) batch.size();
     step_result r;
+    // per example: one no-grad body pass (H), the head block by block beside the teacher's scoring (top-K, teacher
+    // values, loss, dL/dH), then the body's forward + backward seeded with dL/dH
     std::vector<const train_example *> active;
     std::vector<scored_rows> scored;
+    double loss = 0.0, weight_sum = 0.0;
+    int64_t clipped = 0;
     for (const auto & ex : batch) {
         if (ex.masked) continue;
         active.push_back(&ex);
-        scored.push_back(score_example(ex));
+        scored.emplace_back();
+        const head_job job = example_pass(ex, scored.back(), 1.0 / ((double) ex.response.size() * n_batch), true);
+        loss += job.loss;
+        weight_sum += job.weight_sum;
+        clipped += job.clipped;
+        r.tokens += (int64_t) ex.response.size();
     }
-    auto batch_kl = [&](const std::vector<std::vector<float>> & student_logp) {
-        double kl = 0.0;
-        for (size_t i = 0; i < active.size(); ++i) {
-            const int rows = (int) active[i]->response.size(), k = scored[i].k;
-            double seq = 0.0;
-            for (int j = 0; j < rows; ++j) {
-                seq += reverse_kl_row(&student_logp[i][(size_t) j * k], &scored[i].teacher_logq[(size_t) j * k],
-                                      scored[i].teacher_tail[j], k);
-            }
-            kl += seq / rows / n_batch;
-        }
-        return kl;
-    };
-    std::vector<std::vector<float>> logp_before;
-    for (const auto & s : scored) logp_before.push_back(s.student_logp);
-    r.kl_before = batch_kl(logp_before);
-
-    double loss = 0.0, weight_sum = 0.0;
-    int64_t clipped = 0;
+    double kl = 0.0;
     for (size_t i = 0; i < active.size(); ++i) {
-        r.tokens += (int64_t) active[i]->response.size();
-        const std::vector<double> weights = importance_weights(*active[i], scored[i], clipped);
-        for (double w : weights) weight_sum += w;
-        loss += accumulate_gradient(*active[i], scored[i], 1.0 / ((double) active[i]->response.size() * n_batch), weights);
+        const int rows = (int) active[i]->response.size(), k = scored[i].k;
+        double seq = 0.0;
+        for (int j = 0; j < rows; ++j) {
+            seq += reverse_kl_row(&scored[i].student_logp[(size_t) j * k], &scored[i].teacher_logq[(size_t) j * k],
+                                  scored[i].teacher_tail[j], k);
+        }
+        kl += seq / rows / n_batch;
     }
+    r.kl_before = kl;
     r.is_weight_mean = r.tokens > 0 ? weight_sum / (double) r.tokens : 1.0;
     r.is_clipped = r.tokens > 0 ? (double) clipped / (double) r.tokens : 0.0;
     std::vector<std::vector<float>> grads;
@@ -488,14 +669,17 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
     r.loss = loss;
     r.skipped = !std::isfinite(r.grad_norm) || !std::isfinite(loss);
     const bool update = !active.empty() && !r.skipped;
+    r.kl_after = cfg.measure_kl_after ? r.kl_before : NAN;
     if (update) {
         apply_update(grads, r.grad_norm);
         if (cfg.teacher == teacher_kind::ema) update_teacher();
-        std::vector<std::vector<float>> logp_after;
-        for (size_t i = 0; i < active.size(); ++i) logp_after.push_back(student_logp_at(*active[i], scored[i]));
-        r.kl_after = batch_kl(logp_after);
-    } else {
-        r.kl_after = r.kl_before;
+        if (cfg.measure_kl_after) {
+            double after = 0.0;
+            for (size_t i = 0; i < active.size(); ++i) {
+                after += kl_after_update(*active[i], scored[i]) / (double) active[i]->response.size() / n_batch;
+            }
+            r.kl_after = after;
+        }
     }
     ++step_count;
     r.step = step_count;
@@ -503,6 +687,12 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
     if (!llama_adapter_lora_save(student, r.adapter_path.c_str())) throw std::runtime_error("cannot write " + r.adapter_path);
     r.ms = now_ms() - t0;
     return r;
+}
+
+void sdpo_trainer::reserve_blocks() {
+    const size_t n = (size_t) cfg.head_block_rows * (size_t) n_vocab;
+    if (block_logits.size() < n) block_logits.resize(n);
+    if (cfg.teacher == teacher_kind::trust_region && block_mixed.size() < n) block_mixed.resize(n);
 }
 
 void sdpo_trainer::write_state_json(const std::string & path) const {
@@ -548,6 +738,7 @@ nlohmann::json sdpo_trainer::info() const {
 
 nlohmann::json sdpo_trainer::bench(int n_tokens) {
     if (n_tokens < 8 || n_tokens > cfg.max_tokens) throw std::runtime_error("bench tokens must be in [8, maxTokens]");
+    reserve_blocks();
     // a quarter prompt, three quarters response: the prototype's 512 tokens / 384 targets shape
     std::mt19937_64 brng(1234);
     std::uniform_int_distribution<int32_t> tok(0, std::min(n_vocab, 32000) - 1);
@@ -574,13 +765,18 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
 
     // Measurements alternate (prefill, teacher, prefill, teacher; forward, step, forward) and ratios use means,
     // so that load from other processes during the run skews both sides alike.
-    scored_rows s = score_example(ex); // warm-up of both contexts
+    scored_rows s;
+    example_pass(ex, s, 1.0 / rows, false); // warm-up of both contexts; fills the ids and teacher values
     prefill();
     auto teacher_score = [&]() {
-        score_rows(teacher_ctx, ex.teacher_prompt, ex.response, [&](int row, const float * logits) {
-            const double lse = log_sum_exp(logits, n_vocab);
-            for (int a = 0; a < s.k; ++a) s.teacher_logq[(size_t) row * s.k + a] = (float) (logits[s.ids[(size_t) row * s.k + a]] - lse);
-            s.teacher_tail[row] = teacher_tail(&s.teacher_logq[(size_t) row * s.k], s.k);
+        score_rows(teacher_ctx, ex.teacher_prompt, ex.response, cfg.head_block_rows, [&](int row0, int n, const float * logits) {
+            for (int r = 0; r < n; ++r) {
+                const int row = row0 + r;
+                const float * lr = logits + (size_t) r * n_vocab;
+                const double lse = log_sum_exp(lr, n_vocab);
+                for (int a = 0; a < s.k; ++a) s.teacher_logq[(size_t) row * s.k + a] = (float) (lr[s.ids[(size_t) row * s.k + a]] - lse);
+                s.teacher_tail[row] = teacher_tail(&s.teacher_logq[(size_t) row * s.k], s.k);
+            }
         });
     };
     double prefill_ms = 0, teacher_ms = 0;
@@ -589,17 +785,27 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
         teacher_ms += timed(teacher_score) / 2;
     }
 
-    std::vector<int32_t> target_pos(rows);
-    for (int j = 0; j < rows; ++j) target_pos[j] = n_prompt - 1 + j;
-    std::vector<float> w(rows, 1.0f / rows);
-    auto forward = [&]() {
-        llama_opt_sdpo_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), rows,
-            s.ids.data(), s.k, s.teacher_logq.data(), s.teacher_tail.data(), w.data(), LLAMA_SDPO_LOSS_RKL, 0.0f, false);
+    // forward: the training forward (body, then the head block by block with the loss); backward: the same with
+    // dL/dH per block and the body's forward + backward seeded with it (the step minus teacher scoring)
+    auto pass = [&](bool grad) {
+        const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
+        std::vector<float> g;
+        if (grad) g.assign((size_t) rows * n_embd, 0.0f);
+        head_job job;
+        job.ex = &ex;
+        job.s = &s;
+        job.h = h.data();
+        job.row_weight = 1.0 / rows;
+        job.score = false;
+        job.grad = grad;
+        job.g = grad ? g.data() : nullptr;
+        for (int row0 = 0; row0 < rows; row0 += cfg.head_block_rows) {
+            head_block(job, row0, std::min(cfg.head_block_rows, rows - row0), nullptr);
+        }
+        if (grad) body_backward(ex.student_prompt, ex.response, g);
     };
-    auto backward = [&]() {
-        llama_opt_sdpo_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), rows,
-            s.ids.data(), s.k, s.teacher_logq.data(), s.teacher_tail.data(), w.data(), LLAMA_SDPO_LOSS_RKL, 0.0f, true);
-    };
+    auto forward = [&]() { pass(false); };
+    auto backward = [&]() { pass(true); };
     std::vector<std::vector<float>> grads;
     // warm-up of both graphs; the first backward also makes the transposed weights, once per trainer
     forward();

@@ -41,6 +41,8 @@ struct trainer_config {
     std::string init_adapter;      // "" = fresh adapter (A random, B = 0)
     int max_tokens = 2048;         // longest prompt + response the trainer accepts
     bool transposed_weights = true; // faster backward for ~the base model's size in memory (ggml_opt_set_transposed_weights)
+    int head_block_rows = 256;     // rows of logits held at a time (output projection, log-softmax, top-K, loss, dL/dH)
+    bool measure_kl_after = false; // one more student pass after the update for klAfter (NaN when off)
 };
 
 trainer_config parse_config(const nlohmann::json & j);
@@ -63,6 +65,7 @@ struct step_result {
 };
 
 // per response position: the student's top-k ids and log-probs, the teacher's at the same ids, both tails
+// (sizes are rows * k: nothing here is vocabulary-sized)
 struct scored_rows {
     int k = 0;
     std::vector<int32_t> ids;       // [rows*k]
@@ -102,14 +105,41 @@ private:
     void load_adapters();
     void write_state_json(const std::string & path) const;
 
-    // log-softmax rows of `ctx` over tokens, one row per response position
-    void score_rows(llama_context * ctx, const std::vector<int32_t> & prompt, const std::vector<int32_t> & response,
-                    const std::function<void(int row, const float * logits)> & on_row);
-    scored_rows score_example(const train_example & ex);
-    std::vector<float> student_logp_at(const train_example & ex, const scored_rows & s);
-    std::vector<double> importance_weights(const train_example & ex, const scored_rows & s, int64_t & clipped) const;
-    double accumulate_gradient(const train_example & ex, const scored_rows & s, double row_weight,
-                               const std::vector<double> & token_weights);
+    struct ggml_tensor * w_out = nullptr;  // output projection [n_embd, n_vocab] (frozen)
+    struct ggml_tensor * w_out_t = nullptr; // its transposed copy (transposedWeights), owned by the training context
+    struct ggml_backend * head_backend = nullptr; // CPU backend that runs the head's matmuls block by block
+    int32_t n_embd = 0;
+    std::vector<float> block_logits, block_mixed; // [head_block_rows * n_vocab] each: the only vocabulary-sized buffers
+
+    // The head over one block of rows, on behalf of one example (docs in sdpo_step.cpp).
+    struct head_job {
+        const train_example * ex = nullptr;
+        scored_rows * s = nullptr;
+        const float * h = nullptr;          // student hidden states [rows * n_embd] (student prompt)
+        const float * h_teacher = nullptr;  // trust region: student hidden states at the teacher prompt
+        double row_weight = 0;              // 1 / |y| / batch size
+        bool score = true;                  // take top-K ids and teacher values (else reuse those in s)
+        bool grad = false;                  // accumulate dL/dH into g
+        float * g = nullptr;                // [rows * n_embd]
+        double loss = 0, weight_sum = 0;
+        int64_t clipped = 0;
+    };
+    void head_block(head_job & job, int row0, int n, const float * teacher_logits);
+    void head_logits(const float * h, int n, float * logits);
+    void head_input_grad(const float * dz, int n, float * dh);
+
+    // final hidden states at the response rows (no gradient) / the body's backward seeded with dL/dH
+    std::vector<float> body_hidden(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response);
+    void body_backward(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response, const std::vector<float> & g);
+
+    // log-softmax rows of `ctx` over tokens, blocks of at most `block` response rows: logits [n * n_vocab]
+    void score_rows(llama_context * ctx, const std::vector<int32_t> & prompt, const std::vector<int32_t> & response, int block,
+                    const std::function<void(int row0, int n, const float * logits)> & on_block);
+    // scores one example and (with grad) accumulates its gradient; returns the job's totals
+    head_job example_pass(const train_example & ex, scored_rows & s, double row_weight, bool grad);
+    double kl_after_update(const train_example & ex, const scored_rows & s);
+    double importance_weight(const train_example & ex, int row, float sampled_logp, int64_t & clipped) const;
+    void reserve_blocks();
     // reads and clears the accumulated gradient; returns its global L2 norm (NaN/inf if non-finite)
     double take_gradient(std::vector<std::vector<float>> & grads);
     void apply_update(std::vector<std::vector<float>> & grads, double grad_norm);
