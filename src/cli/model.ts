@@ -4,6 +4,8 @@ import { writeTinyModel, type TinyArch, type TinyShapeName, type TinyType } from
 import { modelInfo } from '../model/info.js';
 import { benchSampler } from '../model/bench.js';
 import { DEFAULT_LORA_TARGETS, writeLoraAdapter } from '../model/lora.js';
+import { GPU_MODES, OPTION_SPECS, type RunConfig } from '../run/config.js';
+import { resolveDevices } from '../run/devices.js';
 
 export function registerModelCommands(program: Command, bench: Command): void {
   const model = program.command('model').description('test models and model files');
@@ -80,13 +82,31 @@ export function registerModelCommands(program: Command, bench: Command): void {
     .option('--threads <n>', 'CPU threads', integer)
     .option('--repeats <n>', 'paired runs (the ratio is their median)', integer, 3)
     .option('--seed <n>', 'sampling seed', integer, 1)
+    .option('--gpu <mode>', `sampling device: ${GPU_MODES.join(' | ')} (as ttsd run)`, 'auto')
+    .option('--gpu-layers <n|max>', 'model layers on the GPU', 'max')
     .option('--json', 'print one JSON object')
-    .action(async (o: { model: string; g: number; tokens: number; threads?: number; repeats: number; seed: number; json?: boolean }) => {
+    .action(async (o: { model: string; g: number; tokens: number; threads?: number; repeats: number; seed: number; gpu: string; gpuLayers: string; json?: boolean }) => {
       if (o.g < 1 || o.tokens < 1 || o.repeats < 1) throw new UserError('--g, --tokens and --repeats must be positive');
-      const result = await benchSampler({ model: o.model, g: o.g, tokens: o.tokens, repeats: o.repeats, seed: o.seed, ...(o.threads !== undefined && { threads: o.threads }) });
+      const devices = await resolveDevices(gpuSettings(o.gpu, o.gpuLayers), { needsTrainer: false });
+      if (devices.line) process.stderr.write(`note: ${devices.line}\n`);
+      const result = await benchSampler({
+        model: o.model,
+        g: o.g,
+        tokens: o.tokens,
+        repeats: o.repeats,
+        seed: o.seed,
+        ...(o.threads !== undefined && { threads: o.threads }),
+        ...(devices.sampling && { gpu: devices.sampling, gpuLayers: devices.samplingLayers }),
+      });
       if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else for (const [key, value] of Object.entries(result)) process.stdout.write(`${key}: ${value}\n`);
     });
+}
+
+/** `--gpu` / `--gpu-layers` of a bench, read as `ttsd run` reads them. */
+export function gpuSettings(gpu: string, gpuLayers: string): Pick<RunConfig, 'gpu' | 'gpuLayers'> {
+  const parse = (key: keyof RunConfig, value: string) => OPTION_SPECS.find((spec) => spec.key === key)!.parse(value, `--${key === 'gpu' ? 'gpu' : 'gpu-layers'}`);
+  return { gpu: parse('gpu', gpu) as RunConfig['gpu'], gpuLayers: parse('gpuLayers', gpuLayers) as RunConfig['gpuLayers'] };
 }
 
 function integer(value: string): number {

@@ -13,12 +13,14 @@ import { historyFromEvents, type RunHistory } from '../run/history.js';
 import { benchSearch, wrongPrograms, type SearchBenchResult } from '../run/bench.js';
 import { runSearch } from '../run/loop.js';
 import { progressFor } from '../run/progress.js';
+import { resolveDevices } from '../run/devices.js';
 import { startRealServices } from '../run/real-services.js';
 import type { RunServices } from '../run/services.js';
 import { RunStore } from '../run/store.js';
 
 /** Machine settings a resumed run may change; everything else is fixed by the run event. */
-const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells'];
+const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells', 'gpu', 'gpuLayers'];
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** `--config` plus one flag per search setting: `ttsd run` and `ttsd bench search` take the same ones. */
 function addSearchSettings(command: Command): void {
@@ -53,7 +55,9 @@ export function registerRunCommands(program: Command): void {
     if (!Number.isInteger(compare) || compare < 2) throw new UserError(`--compare must be an integer ≥ 2, got ${String(options.compare)}`);
     const tasks = await selectRunTasks(config);
     checkModel(config.model);
-    const real = await startRealServices(config, { needsTrainer: config.strategies.some((name) => strategyByName(name)!.needsTrainer) });
+    const notes: string[] = [];
+    const real = await startServices(config, tasks, notes);
+    for (const note of notes) process.stderr.write(`note: ${note}\n`);
     const services: RunServices = options.gradedPrograms ? { ...real, sampler: wrongPrograms(real.sampler) } : real;
     try {
       // A-B-B-A order, each side averaged: warm-up and drift in a shared machine's load hit both alike.
@@ -94,7 +98,18 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
   const tasks = await selectRunTasks(config);
   checkModel(config.model);
   const runDir = String(options.out ?? path.join('results', timestamp()));
+  const existed = fs.existsSync(runDir);
   const store = RunStore.create(runDir);
+  let services: StartedServices;
+  try {
+    services = await startServices(config, tasks, notes);
+  } catch (error) {
+    // A refused run leaves nothing behind: its store holds no event yet.
+    store.close();
+    fs.rmSync(path.join(runDir, 'events.jsonl'), { force: true });
+    if (!existed) fs.rmSync(runDir, { recursive: true, force: true });
+    throw error;
+  }
   const runEvent: RunStartEvent = {
     type: 'run',
     version: EVENTS_VERSION,
@@ -106,20 +121,21 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
     // How each strategy runs under these settings: the report shows it from the log alone.
     protocols: config.strategies.map((name) => strategyByName(name)!.protocol(config)),
     ...snakeCase(config),
+    ...startFacts(services),
     task_source: config.tasks,
     config,
   };
   store.append(runEvent);
   // Said once everything is checked and the run starts (a refused run prints only its error).
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
-  await search(config, tasks, runDir, store, { cells: new Map(), done: new Set() });
+  await search(config, tasks, runDir, store, { cells: new Map(), done: new Set() }, services);
 }
 
 async function resumeRun(runDir: string, options: Record<string, unknown>): Promise<void> {
   const given = flagsGiven(options);
   const fixed = Object.keys(given).filter((k) => !RESUMABLE_OVERRIDES.includes(k as keyof RunConfig));
   if (fixed.length > 0 || options.config !== undefined || options.out !== undefined) {
-    throw new UserError(`--resume continues a run with its recorded settings; only --threads, --concurrency and --parallel-cells may change`);
+    throw new UserError(`--resume continues a run with its recorded settings; only ${RESUMABLE_OVERRIDES.map((k) => `--${kebab(k)}`).join(', ')} may change`);
   }
   const { store, events, repaired } = RunStore.open(runDir);
   const first = events[0] as RunStartEvent | undefined;
@@ -136,25 +152,60 @@ async function resumeRun(runDir: string, options: Record<string, unknown>): Prom
   // Logs written before multi-turn had its own generations per turn sampled G per turn.
   if (recorded.multiTurnGenerations === undefined) recorded.multiTurnGenerations = recorded.rollouts;
   const overrides = Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v]));
-  const config = resolveConfig(configAsFile(recorded), overrides, STRATEGY_NAMES);
-  const all = await loadTasks(config.tasks);
-  const tasks = selectTasks(all, { ids: first.tasks });
+  const notes: string[] = [];
+  let services: StartedServices;
+  let config: RunConfig;
+  let tasks: Task[];
+  try {
+    config = resolveConfig(configAsFile(recorded), overrides, STRATEGY_NAMES);
+    const all = await loadTasks(config.tasks);
+    tasks = selectTasks(all, { ids: first.tasks });
+    services = await startServices(config, tasks, notes);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const resumeEvent: ResumeEvent = { type: 'resume', at: new Date().toISOString(), repaired };
-  store.append({ ...resumeEvent, ...Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v])) });
-  await search(config, tasks, runDir, store, historyFromEvents(events, runDir));
+  // The machine settings given (e.g. --gpu, --gpu-layers, --threads) and what they resolved to.
+  store.append({ ...resumeEvent, ...Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v])), ...startFacts(services) });
+  for (const note of notes) process.stderr.write(`note: ${note}\n`);
+  await search(config, tasks, runDir, store, historyFromEvents(events, runDir), services);
 }
 
-async function search(config: RunConfig, tasks: Task[], runDir: string, store: RunStore, history: RunHistory): Promise<void> {
-  let services: RunServices | undefined;
+type StartedServices = Awaited<ReturnType<typeof startRealServices>>;
+
+/**
+ * The devices `--gpu` resolves to (said in one line), the sampler, the lengths of the run and
+ * the checks against them, the trainer build and the grader: everything that can refuse the
+ * run does so here, before its first event.
+ */
+async function startServices(config: RunConfig, tasks: Task[], notes: string[]): Promise<StartedServices> {
+  const needsTrainer = config.strategies.some((name) => strategyByName(name)!.needsTrainer);
+  const devices = await resolveDevices(config, { needsTrainer });
+  if (devices.line) notes.push(devices.line);
+  return startRealServices(config, { needsTrainer, devices, tasks, notes });
+}
+
+/** What the start resolved, for the run (or resume) event. */
+function startFacts(services: StartedServices): Record<string, unknown> {
+  const { devices, lengths } = services;
+  return {
+    devices: { sampling: devices.sampling === false ? 'cpu' : devices.sampling, trainer: devices.trainer, trainer_gpu_layers: devices.trainerGpuLayers },
+    ...(lengths && {
+      lengths: { longest_prompt: lengths.studentPrompt, longest_prompt_task: lengths.studentTask, teacher_prompt_limit: lengths.teacherPrompt, trainer_max_tokens: lengths.trainer },
+    }),
+  };
+}
+
+async function search(config: RunConfig, tasks: Task[], runDir: string, store: RunStore, history: RunHistory, services: StartedServices): Promise<void> {
   try {
-    services = await startRealServices(config, { needsTrainer: config.strategies.some((name) => strategyByName(name)!.needsTrainer) });
-    const stop = () => void services?.close().finally(() => process.exit(130));
+    const stop = () => void services.close().finally(() => process.exit(130));
     process.once('SIGINT', stop);
-    const result = await runSearch({ config, tasks, runDir, store, history, services, progress: progressFor(process.stderr) });
+    const result = await runSearch({ config, tasks, runDir, store, history, services, progress: progressFor(process.stderr), ...(services.lengths && { lengths: services.lengths }) });
     process.off('SIGINT', stop);
     process.stdout.write(`${runDir}: ${result.attempts} generations over ${result.cells} cells; report with: ttsd report ${runDir}\n`);
   } finally {
-    await services?.close();
+    await services.close();
     store.close();
   }
 }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { buildTrainer, trainerBuildKey } from '../trainer/build.js';
+import { buildTrainer, requireNvcc, trainerBuildKey } from '../trainer/build.js';
+import { gpuSettings } from './model.js';
 import { defaultTrainerConfig } from '../trainer/defaults.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
 
@@ -13,7 +14,7 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
   trainer
     .command('build')
     .description('build the trainer executable into the cache (instant when this recipe is already built)')
-    .option('--cuda', 'build with GGML_CUDA=ON for NVIDIA GPUs (needs the CUDA toolkit; untested on CPU-only machines)')
+    .option('--cuda', 'the CUDA trainer: GGML_CUDA=ON for NVIDIA GPUs, cached beside the CPU build (needs nvcc: $CUDACXX, PATH or /usr/local/cuda/bin)')
     .action(async (o: { cuda?: boolean }) => {
       const started = performance.now();
       const path = await buildTrainer({ cuda: o.cuda === true, log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
@@ -36,8 +37,13 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
     .option('--threads <n>', 'CPU threads', positiveInteger, 2)
     .option('--rank <n>', 'LoRA rank on every projection', positiveInteger, 16)
     .option('--low-memory', 'without transposed copies of the base weights (the slower OUT_PROD backward)')
+    .option('--gpu <mode>', 'cuda: the CUDA trainer with the model on the GPU (built once, cached); off: the CPU trainer', 'off')
+    .option('--gpu-layers <n|max>', 'model layers on the GPU with --gpu cuda', 'max')
     .option('--json', 'print one JSON object')
-    .action(async (o: { model: string; tokens: number; threads: number; rank: number; lowMemory?: boolean; json?: boolean }) => {
+    .action(async (o: { model: string; tokens: number; threads: number; rank: number; lowMemory?: boolean; gpu: string; gpuLayers: string; json?: boolean }) => {
+      const { gpu, gpuLayers } = gpuSettings(o.gpu, o.gpuLayers);
+      if (gpu !== 'cuda' && gpu !== 'off') throw new UserError(`bench trainer: --gpu must be cuda or off (the trainer has no ${gpu} build), got ${o.gpu}`);
+      if (gpu === 'cuda') requireNvcc();
       const stateDir = mkdtempSync(join(tmpdir(), 'ttsd-bench-trainer-'));
       try {
         const t = await NativeTrainer.start(
@@ -46,10 +52,11 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
             loraRank: o.rank,
             maxTokens: Math.max(o.tokens + 8, 64),
             transposedWeights: o.lowMemory !== true,
+            ...(gpu === 'cuda' && { device: 'cuda' as const, gpuLayers: gpuLayers === 'max' ? -1 : gpuLayers }),
           }),
         );
         try {
-          const result = { model: o.model, ...(await t.bench(o.tokens)) };
+          const result = { model: o.model, device: gpu === 'cuda' ? 'cuda' : 'cpu', ...(await t.bench(o.tokens)) };
           if (o.json) {
             process.stdout.write(`${JSON.stringify(result)}\n`);
           } else {

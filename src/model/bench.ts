@@ -8,6 +8,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import { generationMessages } from '../prompts/index.js';
 import { DEFAULT_FLASH_ATTENTION, LlamaSampler, rolloutSeed } from './llama-sampler.js';
+import type { GpuChoice } from './runtime.js';
 
 export interface SamplerBenchOptions {
   model: string;
@@ -16,10 +17,16 @@ export interface SamplerBenchOptions {
   threads?: number;
   repeats: number;
   seed: number;
+  /** node-llama-cpp backend (false = CPU, the default) and the layers it offloads. */
+  gpu?: GpuChoice;
+  gpuLayers?: number | 'max';
 }
 
 export interface SamplerBenchResult {
   model: string;
+  /** The backend node-llama-cpp sampled with ('cpu' or the GPU type) and the layers it put on the GPU. */
+  gpu: string;
+  gpu_layers: number;
   g: number;
   tokens: number;
   threads: number;
@@ -62,6 +69,7 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
     sequences: o.g,
     contextSize: 1024 + o.tokens,
     ...(o.threads !== undefined && { threads: o.threads }),
+    ...(o.gpu && { gpu: o.gpu, gpuLayers: o.gpuLayers ?? 'max' }),
   });
   const bareContext = await sampler.model.createContext({
     contextSize: 1024 + o.tokens,
@@ -100,6 +108,8 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
     const cpuRatio = (a: Run[], b: Run[]) => median(a.map((r, i) => r.cpuMs / b[i]!.cpuMs));
     return {
       model: o.model,
+      gpu: sampler.llama.gpu === false ? 'cpu' : sampler.llama.gpu,
+      gpu_layers: sampler.model.gpuLayers,
       g: o.g,
       tokens: o.tokens,
       threads: sampler.threads,

@@ -92,7 +92,8 @@ export async function resolveModelPath(model: string, options: ResolveOptions = 
 
 export interface LoadModelOptions extends ResolveOptions {
   gpu?: GpuChoice;
-  gpuLayers?: number | 'auto';
+  /** Layers on the GPU: a count, 'max' (all) or 'auto' (node-llama-cpp fits them to free VRAM); default auto with a GPU, 0 without. */
+  gpuLayers?: number | 'auto' | 'max';
 }
 
 /** Loads a model, checking the file first so damaged or foreign files get a clear reason. */
@@ -105,7 +106,7 @@ export async function loadLlamaModel(model: string, options: LoadModelOptions = 
   const llama = await llamaRuntime(options.gpu ?? false);
   const logMark = llamaLogMark();
   try {
-    const loaded = await llama.loadModel({ modelPath: path, gpuLayers: options.gpuLayers ?? (options.gpu ? 'auto' : 0) });
+    const loaded = await llama.loadModel({ modelPath: path, gpuLayers: options.gpu ? (options.gpuLayers ?? 'auto') : 0 });
     return { llama, model: loaded, path };
   } catch (error) {
     const logs = llamaLogsSince(logMark);

@@ -44,6 +44,10 @@ export interface RunConfig {
   loraTargets: string[];
   trainerLowMemory: boolean; // backward without transposed weight copies: slower steps, less memory
   // machine
+  /** Sampling (and, with 'cuda', training) device: auto = a GPU node-llama-cpp finds, else the CPU. */
+  gpu: GpuMode;
+  /** Model layers on the GPU: a count or 'max' (all of them). */
+  gpuLayers: number | 'max';
   threads: number;
   concurrency: number; // parallel gradings
   parallelCells: number; // cells interleaved so sampler, graders and trainer overlap
@@ -51,6 +55,9 @@ export interface RunConfig {
 
 /** multiturn.py's MAX_CONTEXT_LEN: the multi-turn prompt is trimmed to this many tokens. */
 export const PAPER_MULTI_TURN_PROMPT_TOKENS = 32_000;
+
+export const GPU_MODES = ['auto', 'cuda', 'vulkan', 'off'] as const;
+export type GpuMode = (typeof GPU_MODES)[number];
 
 export const ALL_LORA_TARGETS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 const DIVERGENCES: Divergence[] = ['reverse_kl', 'forward_kl', 'jsd', 'sampled_token'];
@@ -83,6 +90,12 @@ const oneOf = <T extends string>(choices: readonly T[], aliases: Record<string, 
   const chosen = aliases[text] ?? (choices as readonly string[]).find((c) => c === text);
   if (!chosen) throw new UserError(`${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
   return chosen;
+};
+const gpuLayers = (value: unknown, name: string) => {
+  if (String(value).trim() === 'max') return 'max';
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isInteger(n) || n < 0 || String(value).trim() === '') throw new UserError(`${name} must be a layer count (an integer ≥ 0) or max, got ${JSON.stringify(value)}`);
+  return n;
 };
 const list = (value: unknown): string[] =>
   (Array.isArray(value) ? value.map(String) : String(value).split(','))
@@ -141,6 +154,8 @@ export const OPTION_SPECS: OptionSpec[] = [
   { flag: '--lora-alpha <a>', key: 'loraAlpha', description: 'LoRA alpha (scale = alpha / rank)', parse: real(0, 1e6, true), defaultValue: () => 32 },
   { flag: '--lora-targets <list>', key: 'loraTargets', description: `tensors adapted: ${ALL_LORA_TARGETS.join(',')}`, parse: loraTargets, defaultValue: () => [...ALL_LORA_TARGETS] },
   { flag: '--trainer-low-memory', key: 'trainerLowMemory', description: 'train without transposed copies of the base weights: saves about the model\'s size in memory, steps ~2× slower', parse: bool, defaultValue: () => false },
+  { flag: '--gpu <mode>', key: 'gpu', description: `sampling device: ${GPU_MODES.join(' | ')} (auto: a GPU node-llama-cpp finds, else the CPU; cuda also builds and trains with the CUDA trainer)`, parse: oneOf(GPU_MODES, { cpu: 'off', none: 'off', false: 'off' }), defaultValue: () => 'auto' },
+  { flag: '--gpu-layers <n|max>', key: 'gpuLayers', description: 'model layers on the GPU (sampler, and the CUDA trainer): a count or max', parse: gpuLayers, defaultValue: () => 'max' },
   { flag: '--threads <n>', key: 'threads', description: 'CPU threads for sampling and training', parse: int(1, 1024), defaultValue: () => os.availableParallelism() },
   { flag: '--concurrency <n>', key: 'concurrency', description: 'sandboxes grading in parallel', parse: int(1, 256), defaultValue: () => 2 },
   { flag: '--parallel-cells <n>', key: 'parallelCells', description: '(task, strategy, seed) cells interleaved so sampler, graders and trainer overlap', parse: int(1, 64), defaultValue: () => 2 },

@@ -7,6 +7,7 @@ import type { TrainStepResult } from '../trainer/types.js';
 import type { RunConfig } from './config.js';
 import type { CellDoneEvent, RunDoneEvent, TrainStepEvent, UtilisationEvent } from './events.js';
 import { attemptEvent, cellKey, type RunHistory } from './history.js';
+import { deriveLengths, type RunLengths } from './lengths.js';
 import type { Progress } from './progress.js';
 import { MeteredCellTrainer, MeteredGrader, SharedSampler, type RunServices } from './services.js';
 import type { RunStore } from './store.js';
@@ -36,6 +37,8 @@ export interface SearchOptions {
   history: RunHistory;
   services: RunServices;
   progress: Progress;
+  /** The run's lengths, derived and checked at start (lengths.ts); derived here when absent. */
+  lengths?: RunLengths;
 }
 
 /**
@@ -52,6 +55,8 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
   );
   const grader = new MeteredGrader(services.grader);
   const trainMeter = new BusyMeter();
+  // Every trainer is told the longest sequence it will see; teacher prompts are cut to the bound it was derived from.
+  const lengths = options.lengths ?? (await deriveLengths(config, options.tasks, services.sampler));
   const cells = cellsOf(options.tasks, config.strategies, config.seeds);
   const todo = cells.filter((c) => !history.done.has(cellKey(c.task.id, c.strategy, c.seed)));
   progress.start(cells.length, cells.length * config.budget, countRecorded(history));
@@ -99,6 +104,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
           threads: config.threads,
           seed,
           transposedWeights: !config.trainerLowMemory,
+          maxTokens: lengths.trainer,
         }),
       );
       trainer = new MeteredCellTrainer(native, stateDir, trainMeter, Math.max(0, ...cellHistory.trainSteps.keys()));
@@ -119,7 +125,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
       sampling: { temperature: config.temperature, topP: config.topP, topK: config.sampleTopK, maxTokens: config.maxTokens },
       maxPromptTokens: config.maxPromptTokens,
       multiTurnTemplate: config.multiTurnTemplate,
-      maxTeacherPromptTokens: config.maxTeacherPromptTokens,
+      maxTeacherPromptTokens: lengths.teacherPrompt,
       continueAfterSuccess: config.continueAfterSuccess,
       sampler: cellSampler,
       grader,

@@ -1,39 +1,97 @@
+import os from 'node:os';
 import { LlamaSampler } from '../model/llama-sampler.js';
+import { llamaRuntime, resolveModelPath } from '../model/runtime.js';
 import { strategyByName } from '../strategies/index.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
+import type { Task } from '../tasks/types.js';
 import { buildTrainer } from '../trainer/build.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
 import type { RunConfig } from './config.js';
+import { resolveDevices, type Devices } from './devices.js';
+import { checkContext, checkTrainerMemory, deriveLengths, modelShape, samplerSlots, type RunLengths } from './lengths.js';
 import type { RunServices } from './services.js';
 
+export interface RealServicesOptions {
+  needsTrainer: boolean;
+  /** Resolved by the caller (resolveDevices) when it reports them; resolved here otherwise. */
+  devices?: Devices;
+  /** The selected tasks: their lengths are derived and the run's settings checked against them. */
+  tasks?: Task[];
+  /** Receives start-up lines (sampler slots fewer than wanted). */
+  notes?: string[];
+}
+
 /**
- * Starts the real parts: the Docker grader, the node-llama-cpp sampler and (per SDPO cell) the
- * native trainer.
+ * Starts the real parts: the node-llama-cpp sampler (on the device `--gpu` resolved to), then —
+ * with the tasks given — the lengths of the run, refusing settings that cannot work; then the
+ * native trainer's build (CPU, or CUDA with `--gpu cuda`) and the Docker grader.
  */
-export async function startRealServices(config: RunConfig, options: { needsTrainer: boolean }): Promise<RunServices> {
-  // Instant when the trainer is built (setup.sh builds it); otherwise build it now, before any
-  // sampling, rather than in the middle of the first SDPO cell.
-  // (TTSD_TRAINER_EXE: a development build NativeTrainer uses instead of the cached one.)
-  if (options.needsTrainer && !process.env.TTSD_TRAINER_EXE) await buildTrainer({ log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
-  const grader = await DockerGrader.create({ concurrency: config.concurrency });
-  let sampler: LlamaSampler;
+export async function startRealServices(config: RunConfig, options: RealServicesOptions): Promise<RunServices & { lengths?: RunLengths; devices: Devices }> {
+  const devices = options.devices ?? (await resolveDevices(config, { needsTrainer: options.needsTrainer }));
+  const modelPath = await resolveModelPath(config.model);
+  const shape = modelShape(modelPath);
+  const llama = await llamaRuntime(devices.sampling);
+  const vram = devices.sampling === false ? null : await llama.getVramState();
+  // Slots for the largest step of the run's strategies (G = 16 decodes as one batch), or one per
+  // interleaved cell (their calls on one adapter decode together): as many as the memory holds,
+  // each slot holding a full context's KV cache.
+  const perStep = Math.max(...config.strategies.map((name) => strategyByName(name)?.generationsPerStep(config) ?? config.rollouts));
+  const { slots, note } = samplerSlots(
+    Math.max(perStep, config.parallelCells),
+    config.contextSize,
+    shape,
+    vram ? vram.free : os.freemem(),
+    vram ? `on the ${devices.sampling} device` : 'in memory',
+  );
+  if (note) options.notes?.push(note);
+  const sampler = await LlamaSampler.load({
+    model: modelPath,
+    threads: config.threads,
+    contextSize: config.contextSize,
+    sequences: slots,
+    gpu: devices.sampling,
+    gpuLayers: devices.samplingLayers,
+  });
+  let lengths: RunLengths | undefined;
+  let grader: DockerGrader | undefined;
   try {
-    // Slots for the largest step of the run's strategies, or one per interleaved cell (their
-    // calls on one adapter decode together), up to 8 (more queue for a slot): each slot holds a
-    // full context's KV cache, so more slots trade memory for throughput.
-    const perStep = Math.max(...config.strategies.map((name) => strategyByName(name)?.generationsPerStep(config) ?? config.rollouts));
-    sampler = await LlamaSampler.load({ model: config.model, threads: config.threads, contextSize: config.contextSize, sequences: Math.min(Math.max(perStep, config.parallelCells), 8) });
+    if (options.tasks) {
+      lengths = await deriveLengths(config, options.tasks, sampler);
+      checkContext(config, lengths);
+      if (options.needsTrainer) {
+        const available =
+          devices.trainer === 'cuda' && vram
+            ? { bytes: vram.total, what: `GPU memory (${devices.sampling})` }
+            : { bytes: os.totalmem(), what: "this machine's memory" };
+        checkTrainerMemory(lengths, shape, available);
+      }
+    }
+    // Instant when the trainer is built (setup.sh builds the CPU one); otherwise build it now,
+    // before any sampling, rather than in the middle of the first SDPO cell.
+    // (TTSD_TRAINER_EXE: a development build NativeTrainer uses instead of the cached one.)
+    if (options.needsTrainer && !process.env.TTSD_TRAINER_EXE) {
+      await buildTrainer({ cuda: devices.trainer === 'cuda', log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
+    }
+    grader = await DockerGrader.create({ concurrency: config.concurrency });
   } catch (error) {
-    await grader.close();
+    await sampler.dispose();
     throw error;
   }
+  const started = grader;
   return {
     sampler,
-    grader,
-    // The trainer needs the local file an hf: URI resolved to (the sampler downloaded it).
-    startTrainer: (trainerConfig) => NativeTrainer.start({ ...trainerConfig, model: sampler.modelPath }),
+    grader: started,
+    lengths,
+    devices,
+    // The trainer needs the local file an hf: URI resolved to (the sampler downloaded it), and the run's device.
+    startTrainer: (trainerConfig) =>
+      NativeTrainer.start({
+        ...trainerConfig,
+        model: sampler.modelPath,
+        ...(devices.trainer === 'cuda' && { device: 'cuda' as const, gpuLayers: devices.trainerGpuLayers }),
+      }),
     close: async () => {
-      await Promise.allSettled([sampler.dispose(), grader.close()]);
+      await Promise.allSettled([sampler.dispose(), started.close()]);
     },
   };
 }

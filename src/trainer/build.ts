@@ -6,9 +6,9 @@
  * is copied into a temp dir and renamed; the library tree is marked READY only when built).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { UserError } from '../errors.js';
@@ -16,7 +16,7 @@ import { bundledLlamaTag, cacheDir, ensureLlamaSource } from '../llama/source.js
 import { processAlive } from '../process.js';
 
 export interface BuildOptions {
-  /** GGML_CUDA=ON for NVIDIA GPUs (needs the CUDA toolkit; not testable on the CPU-only CI). */
+  /** GGML_CUDA=ON for NVIDIA GPUs: needs nvcc (findNvcc), cached under its own key; not testable on the CPU-only CI. */
   cuda?: boolean;
   /** Progress lines (the build takes ~5 min on 2 cores the first time). */
   log?: (line: string) => void;
@@ -26,12 +26,44 @@ export const nativeSourceDir = join(dirname(fileURLToPath(import.meta.url)), 'na
 export const patchFile = join(nativeSourceDir, 'ttsd-llama.patch');
 const executableName = 'ttsd-trainer';
 
-function cmakeFlags(options: BuildOptions): string[] {
+/**
+ * The CUDA compiler a `--cuda` build uses: $CUDACXX (CMake's own variable) when set, else `nvcc`
+ * on PATH, else the toolkit's usual places; null when there is none.
+ */
+export function findNvcc(env: NodeJS.ProcessEnv = process.env, fallbacks = ['/usr/local/cuda/bin/nvcc', '/opt/cuda/bin/nvcc']): string | null {
+  const executable = (file: string) => {
+    try {
+      accessSync(file, fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (env.CUDACXX) return isAbsolute(env.CUDACXX) && executable(env.CUDACXX) ? env.CUDACXX : null;
+  for (const dir of (env.PATH ?? '').split(delimiter)) if (dir && executable(join(dir, 'nvcc'))) return join(dir, 'nvcc');
+  return fallbacks.find(executable) ?? null;
+}
+
+/** The one line a `--cuda` build without a CUDA compiler fails with. */
+export const NO_NVCC_MESSAGE =
+  'the CUDA trainer needs nvcc (the CUDA toolkit) and none was found ($CUDACXX, PATH, /usr/local/cuda/bin); install the toolkit, or train on the CPU (without --cuda / with --gpu auto or off)';
+
+/** The CUDA compiler of a `--cuda` build, or a UserError saying there is none. */
+export function requireNvcc(env: NodeJS.ProcessEnv = process.env, fallbacks?: string[]): string {
+  const nvcc = findNvcc(env, fallbacks);
+  if (!nvcc) throw new UserError(NO_NVCC_MESSAGE);
+  return nvcc;
+}
+
+/** CMake flags of a build: the CPU trainer, or with `cuda` the CUDA one (ggml-cuda; nvcc given to CMake explicitly). */
+export function cmakeFlags(options: BuildOptions & { nvcc?: string }): string[] {
   return [
     '-DCMAKE_BUILD_TYPE=Release',
-    // the trainer is built on the machine that runs it, so tune for its CPU
+    // the trainer is built on the machine that runs it, so tune for its CPU (and, with CUDA, ggml's
+    // GGML_NATIVE picks the architectures of the GPUs it finds)
     '-DGGML_NATIVE=ON',
     `-DGGML_CUDA=${options.cuda ? 'ON' : 'OFF'}`,
+    ...(options.cuda && options.nvcc ? [`-DCMAKE_CUDA_COMPILER=${options.nvcc}`] : []),
   ];
 }
 
@@ -44,13 +76,28 @@ async function compilerId(): Promise<string> {
   }
 }
 
-/** Key of the patched llama.cpp build tree: tag, patch, cmake flags, compiler. */
+async function nvccId(nvcc: string): Promise<string> {
+  try {
+    const { stdout } = await execa(nvcc, ['--version']);
+    return stdout.split('\n').filter((line) => /release/i.test(line)).join(' ') || stdout;
+  } catch {
+    throw new UserError(`${nvcc} --version failed: not a working CUDA compiler; ${NO_NVCC_MESSAGE}`);
+  }
+}
+
+/**
+ * Key of the patched llama.cpp build tree: tag, patch, cmake flags, compiler, and for a CUDA
+ * build the nvcc release (so the CPU and CUDA trainers are cached side by side).
+ */
 export async function libraryBuildKey(options: BuildOptions = {}): Promise<string> {
+  const nvcc = options.cuda ? requireNvcc() : undefined;
   const hash = createHash('sha256');
   hash.update(`llama.cpp ${bundledLlamaTag()}\n`);
   hash.update(readFileSync(patchFile));
-  hash.update(cmakeFlags(options).join(' '));
+  // the flags without nvcc's path (a toolkit moved elsewhere is the same compiler): its release below
+  hash.update(cmakeFlags({ cuda: options.cuda }).join(' '));
   hash.update(await compilerId());
+  if (nvcc) hash.update(`nvcc ${await nvccId(nvcc)}`);
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -108,7 +155,8 @@ async function buildLocked(
     await run('git', ['init', '-q'], llama, log);
     await run('git', ['apply', '--whitespace=nowarn', patchFile], llama, log);
   }
-  const configure = ['-S', nativeSourceDir, '-B', build, `-DLLAMA_SOURCE_DIR=${llama}`, ...cmakeFlags(options)];
+  const nvcc = options.cuda ? requireNvcc() : undefined;
+  const configure = ['-S', nativeSourceDir, '-B', build, `-DLLAMA_SOURCE_DIR=${llama}`, ...cmakeFlags({ ...options, nvcc })];
   try {
     await run('cmake', configure, libraryDir, log);
   } catch {
@@ -117,7 +165,11 @@ async function buildLocked(
     await run('cmake', configure, libraryDir, log);
   }
   const jobs = String(Math.max(1, Math.min(cpus().length, 8)));
-  log(existsSync(ready) ? `compiling the trainer (${jobs} jobs)` : `compiling llama.cpp and the trainer with ${jobs} jobs (about 5 minutes on 2 cores)`);
+  log(
+    existsSync(ready)
+      ? `compiling the trainer (${jobs} jobs)`
+      : `compiling llama.cpp${options.cuda ? ' with CUDA (ggml-cuda: much longer than the CPU build)' : ''} and the trainer with ${jobs} jobs (about 5 minutes on 2 cores${options.cuda ? ' for the CPU part alone' : ''})`,
+  );
   await run('cmake', ['--build', build, '--target', executableName, '-j', jobs], libraryDir, log);
   writeFileSync(ready, `${new Date().toISOString()}\n`);
 

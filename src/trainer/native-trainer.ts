@@ -74,7 +74,7 @@ export class NativeTrainer implements Trainer {
   /** Starts a trainer process (building it first if needed) and initialises it with `config`. */
   static async start(config: TrainerConfig): Promise<NativeTrainer> {
     // TTSD_TRAINER_EXE: a development build of native/ used instead of the cached one
-    const executable = process.env.TTSD_TRAINER_EXE ?? (await buildTrainer());
+    const executable = process.env.TTSD_TRAINER_EXE ?? (await buildTrainer({ cuda: config.device === 'cuda' }));
     mkdirSync(config.stateDir, { recursive: true });
     const child = execa(executable, [], {
       stdin: 'pipe',

@@ -30,6 +30,13 @@ export interface TrainerConfig {
    */
   transposedWeights?: boolean;
   /**
+   * 'cuda': the trainer built with GGML_CUDA (`ttsd trainer build --cuda`, cached beside the CPU
+   * one) runs the step; the process refuses at init when its build has no GPU backend. Default 'cpu'.
+   */
+  device?: 'cpu' | 'cuda';
+  /** Model layers on the GPU for device 'cuda' (−1 = all of them; default 0 = none). */
+  gpuLayers?: number;
+  /**
    * Rows of logits the trainer holds at a time (default 256): the output projection, log-softmax,
    * top-K, teacher values, loss and dL/dH run block by block, so memory grows with
    * headBlockRows × vocabulary, not with the sequence length × vocabulary.

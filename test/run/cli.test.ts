@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tinyModel } from '../helpers/models.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -69,6 +70,20 @@ describe('ttsd run refuses bad input up front', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/^ttsd: .*holds no run \(no events\.jsonl\)\n$/);
     result = await ttsd('run', '--resume', empty, '--budget', '9');
-    expect(result.stderr).toMatch(/^ttsd: --resume continues a run with its recorded settings/);
+    expect(result.stderr).toMatch(/^ttsd: --resume continues a run with its recorded settings; only --threads, --concurrency, --parallel-cells, --gpu, --gpu-layers may change\n$/);
+    // the device may change on resume: past the settings check, to the missing run
+    result = await ttsd('run', '--resume', empty, '--gpu', 'off', '--gpu-layers', '8');
+    expect(result.stderr).toMatch(/^ttsd: .*holds no run \(no events\.jsonl\)\n$/);
   });
+
+  it('--gpu cuda where node-llama-cpp finds no CUDA (this machine), and bad --gpu values', async () => {
+    await refuses(['--gpu', 'cuda'], /^ttsd: --gpu cuda: node-llama-cpp cannot use CUDA on this machine \(no GPU, driver or matching prebuilt binary; usable GPU backends: none\); use --gpu auto or --gpu off\n$/);
+    await refuses(['--gpu', 'rocm'], /--gpu must be one of auto, cuda, vulkan, off/);
+    await refuses(['--gpu-layers', 'all'], /--gpu-layers must be a layer count/);
+  });
+
+  it('a context that cannot hold the longest prompt + --max-tokens (the prompts rendered by the model)', async () => {
+    const tiny = await tinyModel();
+    await refuses(['--model', tiny, '--ids', 'ttsd-01', '--strategies', 'best-of-k', '--max-tokens', '4000', '--context-size', '4096', '--gpu', 'off', '--threads', '1'], /^ttsd: --context-size 4096 cannot hold the longest prompt \(\d+ tokens, task ttsd-01\) \+ --max-tokens 4000 = \d+; raise --context-size or lower --max-tokens\n$/);
+  }, 120_000);
 });

@@ -83,6 +83,9 @@ describe('run config', () => {
     [{ 'multi-turn-template': 'history' }, /--multi-turn-template must be one of feedback-only, attempt-and-feedback/],
     [{ 'max-tokens': 5000, 'context-size': 4096 }, /must be below --context-size/],
     [{ 'max-prompt-tokens': 4000, 'max-tokens': 200, 'context-size': 4096 }, /exceed --context-size/],
+    [{ gpu: 'rocm' }, /--gpu must be one of auto, cuda, vulkan, off, got "rocm"/],
+    [{ 'gpu-layers': -1 }, /--gpu-layers must be a layer count \(an integer ≥ 0\) or max, got -1/],
+    [{ 'gpu-layers': 'all' }, /--gpu-layers must be a layer count/],
   ])('refuses bad flag %j with one line', (flags, message) => {
     let error: unknown;
     try {
@@ -94,6 +97,15 @@ describe('run config', () => {
     expect(error).toBeInstanceOf(UserError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('--gpu and --gpu-layers: auto and all layers by default; flags, aliases and the config file', () => {
+    expect(resolve({})).toMatchObject({ gpu: 'auto', gpuLayers: 'max' });
+    expect(resolve({}, { gpu: 'cuda', gpuLayers: '20' })).toMatchObject({ gpu: 'cuda', gpuLayers: 20 });
+    expect(resolve({ gpu: 'vulkan', 'gpu-layers': 'max' })).toMatchObject({ gpu: 'vulkan', gpuLayers: 'max' });
+    expect(resolve({ gpu: false, gpuLayers: 0 })).toMatchObject({ gpu: 'off', gpuLayers: 0 });
+    expect(resolve({ gpu: 'cpu' }, { gpu: 'cuda' }).gpu).toBe('cuda'); // flags win
+    expect(() => resolve({ gpu: 'tpu' })).toThrow(/config "gpu" must be one of auto, cuda, vulkan, off/);
   });
 
   it('names the config file setting that is wrong or unknown', () => {

@@ -1,8 +1,15 @@
 // `ttsd bench trainer` as a user runs it: one JSON object with the issue's keys, measured side
 // by side in one run (values are not judged here: speed is the benchmark's business, not a
 // test's), with and without the transposed-weight backward. ~20 s.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.js';
+import { buildTrainer, cmakeFlags, findNvcc, libraryBuildKey, NO_NVCC_MESSAGE, requireNvcc, trainerBuildKey } from '../../src/trainer/build.js';
+import { defaultTrainerConfig } from '../../src/trainer/defaults.js';
+import { NativeTrainer } from '../../src/trainer/native-trainer.js';
 import { tinyModel } from '../helpers/models.js';
 
 const ttsd = (args: string[]) => execa('node', ['bin/ttsd.js', ...args], { reject: false });
@@ -29,4 +36,79 @@ describe('ttsd bench trainer', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(/^ttsd: .*model.gguf/);
   });
+});
+
+// The CUDA trainer's build decision, without compiling it (far too slow for a 2-core CI).
+describe('trainer build: CPU or CUDA', () => {
+  const fakeToolkit = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ttsd-nvcc-'));
+    writeFileSync(join(dir, 'nvcc'), '#!/bin/sh\necho "Cuda compilation tools, release 99.9"\n', { mode: 0o755 });
+    return dir;
+  };
+
+  it('cmake flags: GGML_CUDA off for the CPU trainer; on, with the found nvcc, for the CUDA one', () => {
+    expect(cmakeFlags({})).toEqual(['-DCMAKE_BUILD_TYPE=Release', '-DGGML_NATIVE=ON', '-DGGML_CUDA=OFF']);
+    expect(cmakeFlags({ cuda: true, nvcc: '/opt/cuda/bin/nvcc' })).toEqual([
+      '-DCMAKE_BUILD_TYPE=Release',
+      '-DGGML_NATIVE=ON',
+      '-DGGML_CUDA=ON',
+      '-DCMAKE_CUDA_COMPILER=/opt/cuda/bin/nvcc',
+    ]);
+  });
+
+  it('nvcc: $CUDACXX first, then PATH, then the toolkit fallbacks; none → one clear line', () => {
+    const dir = fakeToolkit();
+    try {
+      expect(findNvcc({ PATH: `/nonexistent:${dir}` }, [])).toBe(join(dir, 'nvcc'));
+      expect(findNvcc({ PATH: '/nonexistent', CUDACXX: join(dir, 'nvcc') }, [])).toBe(join(dir, 'nvcc'));
+      expect(findNvcc({ PATH: dir, CUDACXX: '/nonexistent/nvcc' }, [])).toBeNull(); // CMake would use CUDACXX: so do we
+      expect(findNvcc({ PATH: '/nonexistent' }, [join(dir, 'nvcc')])).toBe(join(dir, 'nvcc'));
+      expect(findNvcc({ PATH: '/nonexistent' }, [])).toBeNull();
+      expect(() => requireNvcc({ PATH: '/nonexistent' }, [])).toThrow(UserError);
+      expect(() => requireNvcc({ PATH: '/nonexistent' }, [])).toThrow(NO_NVCC_MESSAGE);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(findNvcc() === null)('the CUDA trainer is cached under its own key', async () => {
+    const cpu = await trainerBuildKey();
+    const cuda = await trainerBuildKey({ cuda: true });
+    expect(cuda).toMatch(/^[0-9a-f]{16}$/);
+    expect(cuda).not.toBe(cpu);
+    expect(await trainerBuildKey({ cuda: true })).toBe(cuda);
+    expect(await libraryBuildKey({ cuda: true })).not.toBe(await libraryBuildKey());
+  });
+
+  it('`ttsd trainer build --cuda` and `ttsd bench trainer --gpu cuda` without nvcc: one line, non-zero exit', async () => {
+    const env = { CUDACXX: '/nonexistent/nvcc' };
+    for (const args of [['trainer', 'build', '--cuda'], ['bench', 'trainer', '--model', 'm.gguf', '--gpu', 'cuda']]) {
+      const { stderr, exitCode } = await execa('node', ['bin/ttsd.js', ...args], { reject: false, env });
+      expect(exitCode, args.join(' ')).not.toBe(0);
+      expect(stderr).toBe(`ttsd: ${NO_NVCC_MESSAGE}`);
+    }
+    const vulkan = await execa('node', ['bin/ttsd.js', 'bench', 'trainer', '--model', 'm.gguf', '--gpu', 'vulkan'], { reject: false });
+    expect(vulkan.exitCode).not.toBe(0);
+    expect(vulkan.stderr).toBe('ttsd: bench trainer: --gpu must be cuda or off (the trainer has no vulkan build), got vulkan');
+  });
+});
+
+describe('trainer device', () => {
+  it('a trainer built without a GPU backend refuses device cuda at init, in one line', async () => {
+    const executable = await buildTrainer();
+    const model = await tinyModel({ arch: 'qwen2', layers: 2 });
+    const stateDir = mkdtempSync(join(tmpdir(), 'ttsd-device-'));
+    const saved = process.env.TTSD_TRAINER_EXE;
+    process.env.TTSD_TRAINER_EXE = executable; // the CPU build (a device 'cuda' config would otherwise build the CUDA one)
+    try {
+      await expect(NativeTrainer.start(defaultTrainerConfig(model, stateDir, { device: 'cuda', gpuLayers: -1 }))).rejects.toThrow(
+        /device cuda: this trainer was built without a GPU backend \(ttsd trainer build --cuda builds one\)/,
+      );
+      await expect(NativeTrainer.start(defaultTrainerConfig(model, stateDir, { gpuLayers: 4 }))).rejects.toThrow(/gpuLayers needs device cuda/);
+    } finally {
+      if (saved === undefined) delete process.env.TTSD_TRAINER_EXE;
+      else process.env.TTSD_TRAINER_EXE = saved;
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });

@@ -71,6 +71,21 @@ static nlohmann::json to_json(const step_result & r) {
     };
 }
 
+// Device of the init config (TrainerConfig.device / gpuLayers): 'cuda' asks for the GGML_CUDA build, and a
+// trainer built without a GPU backend refuses it here rather than silently training on the CPU.
+// Returns the layers to offload (-1 = all) for the model's llama_model_params::n_gpu_layers.
+static int check_device(const nlohmann::json & init) {
+    const std::string device = init.value("device", std::string("cpu"));
+    const int gpu_layers = init.value("gpuLayers", 0);
+    if (device != "cpu" && device != "cuda") throw std::invalid_argument("device must be cpu or cuda, got " + device);
+    if (gpu_layers < -1) throw std::invalid_argument("gpuLayers must be -1 (all) or a layer count");
+    if (device == "cuda" && !llama_supports_gpu_offload()) {
+        throw std::invalid_argument("device cuda: this trainer was built without a GPU backend (ttsd trainer build --cuda builds one)");
+    }
+    if (device == "cpu" && gpu_layers != 0) throw std::invalid_argument("gpuLayers needs device cuda");
+    return device == "cuda" ? gpu_layers : 0;
+}
+
 int main() {
     FILE * out = open_frame_output();
     llama_log_set(log_to_stderr, nullptr);
@@ -81,6 +96,7 @@ int main() {
     try {
         if (!read_frame(stdin, f)) return 0;
         if (f.header.value("cmd", "") != "init") throw std::invalid_argument("first request must be init");
+        check_device(f.header);
         trainer = std::make_unique<sdpo_trainer>(parse_config(f.header));
     } catch (const std::exception & e) {
         write_frame(out, { { "error", e.what() }, { "fatal", true } });

@@ -1,0 +1,157 @@
+/**
+ * The lengths a run works with, derived once at start from the selected tasks, and the settings
+ * that cannot work refused there (one line each) instead of hours later:
+ *
+ *   student prompt  = the longest rendered generation prompt of the selected tasks;
+ *   teacher prompt  = the longest teacher prompt a step builds: the question with an empty
+ *                     source, plus the longest source (a sibling's response: ≤ --max-tokens; or
+ *                     feedback: ≤ MESSAGE_CHAR_LIMIT characters, counted at 2 characters a token,
+ *                     which English, code and tracebacks exceed), plus a few tokens where the
+ *                     pieces join; at most --max-teacher-prompt-tokens. The cells left-truncate
+ *                     every teacher prompt to this bound, so none is longer whatever the tokenizer
+ *                     does (only feedback of unusual characters can lose the question's start);
+ *   trainer length  = max(student prompt, teacher prompt) + --max-tokens: the longest sequence any
+ *                     trainer of the run sees; every trainer is configured with it (maxTokens).
+ */
+import fs from 'node:fs';
+import { UserError } from '../errors.js';
+import { MESSAGE_CHAR_LIMIT } from '../feedback/render.js';
+import { readGguf } from '../gguf/reader.js';
+import type { Sampler } from '../model/types.js';
+import { generationMessages, teacherMessages } from '../prompts/index.js';
+import type { Task } from '../tasks/types.js';
+import type { RunConfig } from './config.js';
+
+/** Tokens where a source joins the text around it can merge or split differently than alone. */
+export const JOIN_SLACK_TOKENS = 16;
+/** Feedback is at most MESSAGE_CHAR_LIMIT characters; at 2 characters a token, at most this many tokens. */
+export const FEEDBACK_TOKENS = Math.ceil(MESSAGE_CHAR_LIMIT / 2);
+
+export interface RunLengths {
+  /** The longest student (generation) prompt, and the task it belongs to. */
+  studentPrompt: number;
+  studentTask: string;
+  /** The teacher prompt limit the cells truncate to (≤ --max-teacher-prompt-tokens). */
+  teacherPrompt: number;
+  /** The trainers' maxTokens: max(student prompt, teacher prompt) + --max-tokens. */
+  trainer: number;
+}
+
+type LengthSettings = Pick<RunConfig, 'maxTokens' | 'maxTeacherPromptTokens' | 'contextSize'>;
+
+export async function deriveLengths(config: LengthSettings, tasks: Task[], sampler: Pick<Sampler, 'renderPrompt'>): Promise<RunLengths> {
+  let studentPrompt = 0;
+  let studentTask = tasks[0]?.id ?? '';
+  let teacher = 0;
+  for (const task of tasks) {
+    const student = (await sampler.renderPrompt(generationMessages(task))).length;
+    if (student > studentPrompt) [studentPrompt, studentTask] = [student, task.id];
+    const withSolution = (await sampler.renderPrompt(teacherMessages(task, { kind: 'solution', text: '' }))).length + config.maxTokens;
+    const withFeedback = (await sampler.renderPrompt(teacherMessages(task, { kind: 'feedback', text: '' }))).length + FEEDBACK_TOKENS;
+    teacher = Math.max(teacher, withSolution + JOIN_SLACK_TOKENS, withFeedback + JOIN_SLACK_TOKENS);
+  }
+  const teacherPrompt = Math.min(config.maxTeacherPromptTokens, teacher);
+  return { studentPrompt, studentTask, teacherPrompt, trainer: Math.max(studentPrompt, teacherPrompt) + config.maxTokens };
+}
+
+/** Refuses a context that cannot hold the longest student prompt and a full response. */
+export function checkContext(config: LengthSettings, lengths: RunLengths): void {
+  const needed = lengths.studentPrompt + config.maxTokens;
+  if (needed > config.contextSize) {
+    throw new UserError(
+      `--context-size ${config.contextSize} cannot hold the longest prompt (${lengths.studentPrompt} tokens, task ${lengths.studentTask}) + --max-tokens ${config.maxTokens} = ${needed}; raise --context-size or lower --max-tokens`,
+    );
+  }
+}
+
+/** What the trainer memory estimate reads from a model file. */
+export interface ModelShape {
+  layers: number;
+  embd: number;
+  ff: number;
+  heads: number;
+  kvHeads: number;
+  /** Width of one K (and V) head. */
+  headDim: number;
+  /** Bytes of the model file (its weights). */
+  fileBytes: number;
+}
+
+/** The shape of a GGUF model (header only), or null when a field is missing or per-layer. */
+export function modelShape(file: string): ModelShape | null {
+  const gguf = readGguf(file);
+  const arch = gguf.architecture;
+  const num = (key: string): number | null => {
+    const v = gguf.get(`${arch}.${key}`);
+    if (Array.isArray(v)) return v.length > 0 ? Math.max(...v.map(Number)) : null; // per-layer: the largest
+    return typeof v === 'number' || typeof v === 'bigint' ? Number(v) : null;
+  };
+  const [layers, embd, ff, heads] = [num('block_count'), num('embedding_length'), num('feed_forward_length'), num('attention.head_count')];
+  if (!arch || !layers || !embd || !ff || !heads) return null;
+  const kvHeads = num('attention.head_count_kv') ?? heads;
+  const headDim = num('attention.key_length') ?? Math.floor(embd / heads);
+  return { layers, embd, ff, heads, kvHeads, headDim, fileBytes: fs.statSync(file).size };
+}
+
+/**
+ * Bytes of the sampler's KV cache per token of one sequence: layers × kv heads × head width × 2
+ * (K and V) × 2 B (llama.cpp's default F16 cache). A sequence slot holds --context-size of them.
+ */
+export function kvBytesPerToken(shape: Pick<ModelShape, 'layers' | 'kvHeads' | 'headDim'>): number {
+  return shape.layers * shape.kvHeads * shape.headDim * 2 * 2;
+}
+
+/**
+ * Sequence slots of the sampler: `wanted` (G of the largest step, or one per interleaved cell)
+ * when their KV caches fit in `freeBytes` beside the weights, keeping a quarter for compute
+ * buffers and everything else; otherwise as many as fit (at least 1), with a note.
+ */
+export function samplerSlots(wanted: number, contextSize: number, shape: ModelShape | null, freeBytes: number, where: string): { slots: number; note: string | null } {
+  if (!shape) return { slots: wanted, note: null };
+  const perSlot = kvBytesPerToken(shape) * contextSize;
+  const room = freeBytes * 0.75 - shape.fileBytes;
+  const fit = Math.max(1, Math.floor(room / perSlot));
+  if (fit >= wanted) return { slots: wanted, note: null };
+  return {
+    slots: fit,
+    note: `sampler: ${fit} sequence slot${fit === 1 ? '' : 's'} instead of ${wanted} (each holds ${gib(perSlot)} GiB of KV cache for --context-size ${contextSize}; ${gib(freeBytes)} GiB free ${where}): larger steps decode in ${Math.ceil(wanted / fit)} rounds; a smaller --context-size fits more`,
+  };
+}
+
+/**
+ * A LOWER bound on the memory one training step over `tokens` rows takes (bytes). The trainer's
+ * graph is one ubatch of the whole sequence (rounded up to 256 rows, as the trainer does) with
+ * every activation the backward reads kept until then, in F32:
+ *   weights           the model file;
+ *   body activations  layers × rows × (4·n_embd + 3·n_ff) × 4 B — per layer and row at least the
+ *                     normed input, Q, the attention output and the residual (n_embd each) and
+ *                     the FFN's gate, up and their product (n_ff each);
+ *   attention         layers × heads × rows² × 4 B — the softmax of every layer, which its
+ *                     backward reads (no flash attention in training).
+ * Not counted (so the bound stays below what a step really takes): the head's rows × vocabulary
+ * logits (being reworked into row blocks), gradients, K/V, the transposed weight copies, the
+ * KV caches of the scoring contexts and the allocator's overhead. Measured for comparison
+ * (`ttsd bench trainer --tokens 2048`, 2 layers 256 wide, 305 MiB F32): 1.24 GB peak RSS with 4
+ * heads, 4.20 GB with 64 (estimates 0.47 and 2.48 GB: the +2.0 GB of softmax predicted, +3.0 seen).
+ */
+export function trainerMemoryBytes(shape: ModelShape, tokens: number): number {
+  const rows = Math.ceil(tokens / 256) * 256;
+  const body = shape.layers * rows * (4 * shape.embd + 3 * shape.ff) * 4;
+  const attention = shape.layers * shape.heads * rows * rows * 4;
+  return shape.fileBytes + body + attention;
+}
+
+const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+
+/** Refuses a trainer length whose memory (trainerMemoryBytes, a lower bound) exceeds what the device has. */
+export function checkTrainerMemory(lengths: RunLengths, shape: ModelShape | null, available: { bytes: number; what: string }): void {
+  if (!shape) return; // an unusual header: no estimate, the trainer says it if it cannot allocate
+  const needed = trainerMemoryBytes(shape, lengths.trainer);
+  if (needed > available.bytes) {
+    throw new UserError(
+      `the trainer's longest sequence (${lengths.trainer} tokens: prompt ${Math.max(lengths.studentPrompt, lengths.teacherPrompt)} + --max-tokens) needs at least ${gib(needed)} GiB ` +
+        `(weights, activations and ${shape.layers} layers × ${shape.heads} heads of attention over ${lengths.trainer} tokens), more than the ${gib(available.bytes)} GiB of ${available.what}; ` +
+        'lower --max-tokens or --max-teacher-prompt-tokens',
+    );
+  }
+}

@@ -1,0 +1,184 @@
+// The run's lengths and the start-up refusals (lengths.ts, devices.ts), with scripted prompts and
+// probes: no model, no GPU.
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.js';
+import type { ChatMessage } from '../../src/model/types.js';
+import { generationMessages, teacherMessages } from '../../src/prompts/index.js';
+import { resolveDevices, type DeviceProbe } from '../../src/run/devices.js';
+import {
+  checkContext,
+  checkTrainerMemory,
+  deriveLengths,
+  FEEDBACK_TOKENS,
+  JOIN_SLACK_TOKENS,
+  kvBytesPerToken,
+  samplerSlots,
+  trainerMemoryBytes,
+  type ModelShape,
+} from '../../src/run/lengths.js';
+import { runSearch } from '../../src/run/loop.js';
+import type { Progress } from '../../src/run/progress.js';
+import { RunStore } from '../../src/run/store.js';
+import { resolveConfig } from '../../src/run/config.js';
+import { STRATEGY_NAMES } from '../../src/strategies/index.js';
+import type { Task } from '../../src/tasks/types.js';
+import type { TrainerConfig } from '../../src/trainer/types.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { task as toyTask } from '../strategies/scripted.js';
+import { scriptedServices, CountingTrainer } from './scripted-services.js';
+
+/** One token per character: lengths are easy to predict. */
+const charSampler = { renderPrompt: async (messages: ChatMessage[]) => Array.from(messages.map((m) => m.content).join(''), () => 1) };
+const task = (id: string, content: string): Task => ({ ...toyTask, id, content, starterCode: '' });
+const chars = (messages: ChatMessage[]) => messages.map((m) => m.content).join('').length;
+
+describe('run lengths', () => {
+  const short = task('short', 'q'.repeat(100));
+  const long = task('long', 'q'.repeat(900));
+
+  it('the trainer length is the longest of student and teacher prompt, plus --max-tokens', async () => {
+    const settings = { maxTokens: 3000, maxTeacherPromptTokens: 10240, contextSize: 16384 };
+    const lengths = await deriveLengths(settings, [short, long], charSampler);
+    expect(lengths.studentPrompt).toBe(chars(generationMessages(long)));
+    expect(lengths.studentTask).toBe('long');
+    // a sibling's response (≤ --max-tokens) is the longest teacher source here
+    const withSolution = chars(teacherMessages(long, { kind: 'solution', text: '' })) + 3000 + JOIN_SLACK_TOKENS;
+    expect(lengths.teacherPrompt).toBe(withSolution);
+    expect(lengths.trainer).toBe(withSolution + 3000);
+  });
+
+  it('feedback bounds the teacher prompt when responses are short; --max-teacher-prompt-tokens caps it', async () => {
+    const small = await deriveLengths({ maxTokens: 100, maxTeacherPromptTokens: 10240, contextSize: 4096 }, [short], charSampler);
+    expect(small.teacherPrompt).toBe(chars(teacherMessages(short, { kind: 'feedback', text: '' })) + FEEDBACK_TOKENS + JOIN_SLACK_TOKENS);
+    expect(FEEDBACK_TOKENS).toBe(1000); // 2000 characters
+    const capped = await deriveLengths({ maxTokens: 3000, maxTeacherPromptTokens: 768, contextSize: 16384 }, [long], charSampler);
+    expect(capped.teacherPrompt).toBe(768);
+    expect(capped.trainer).toBe(Math.max(capped.studentPrompt, 768) + 3000);
+  });
+
+  it('refuses a context that cannot hold the longest prompt + --max-tokens, naming the task', async () => {
+    const settings = { maxTokens: 3000, maxTeacherPromptTokens: 768, contextSize: 3500 };
+    const lengths = await deriveLengths(settings, [short, long], charSampler);
+    expect(() => checkContext(settings, lengths)).toThrow(UserError);
+    expect(() => checkContext(settings, lengths)).toThrow(
+      new RegExp(`^--context-size 3500 cannot hold the longest prompt \\(${lengths.studentPrompt} tokens, task long\\) \\+ --max-tokens 3000 = ${lengths.studentPrompt + 3000}; raise --context-size or lower --max-tokens$`),
+    );
+    expect(() => checkContext({ ...settings, contextSize: lengths.studentPrompt + 3000 }, lengths)).not.toThrow();
+  });
+
+  it('every trainer of a run is configured with the derived length, and teacher prompts are cut to its bound', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsd-lengths-'));
+    try {
+      const config = resolveConfig({ model: 'm.gguf', strategies: 'sdpo', budget: 4, rollouts: 2, seeds: 1, 'max-tokens': 50, 'context-size': 4096 }, {}, STRATEGY_NAMES);
+      const services = scriptedServices();
+      const configs: TrainerConfig[] = [];
+      services.startTrainer = async (c) => {
+        configs.push(c);
+        return new CountingTrainer(c);
+      };
+      const tasks = [short, long];
+      const expected = await deriveLengths(config, tasks, services.sampler);
+      const store = RunStore.create(dir);
+      const progress: Progress = { start() {}, attempt() {}, trainStep() {}, cellDone() {}, finish() {} };
+      await runSearch({ config, tasks, runDir: dir, store, history: { cells: new Map(), done: new Set() }, services, progress });
+      store.close();
+      expect(configs).toHaveLength(2);
+      for (const c of configs) expect(c.maxTokens).toBe(expected.trainer);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// Qwen3-8B's shape (36 layers, 4096 wide, FFN 12288, 32/8 heads of 128) with a Q4_K_M-sized file.
+const qwen3_8b: ModelShape = { layers: 36, embd: 4096, ff: 12288, heads: 32, kvHeads: 8, headDim: 128, fileBytes: 5.0e9 };
+// The tiny test model: 2 layers, 64 wide, FFN 128, 4/2 heads of 16, 78 MB of F32.
+const tiny: ModelShape = { layers: 2, embd: 64, ff: 128, heads: 4, kvHeads: 2, headDim: 16, fileBytes: 78e6 };
+const GiB = 2 ** 30;
+
+describe('trainer memory (a lower bound)', () => {
+  it('grows with the square of the length (attention) and stays below what a step measured', () => {
+    // measured (`ttsd bench trainer --tokens 2048`, 2 layers, 256 wide, 305 MiB of F32): 1.24 GB peak RSS
+    // with 4 heads, 4.20 GB with 64 heads — the softmax of every layer is kept (+2.0 GB predicted, +3.0 measured)
+    const h4: ModelShape = { layers: 2, embd: 256, ff: 256, heads: 4, kvHeads: 4, headDim: 64, fileBytes: 305 * 2 ** 20 };
+    const h64: ModelShape = { ...h4, heads: 64, headDim: 4 };
+    expect(trainerMemoryBytes(h4, 2048)).toBeLessThan(1.24e9);
+    expect(trainerMemoryBytes(h64, 2048)).toBeLessThan(4.2e9);
+    expect(trainerMemoryBytes(h64, 2048) - trainerMemoryBytes(h4, 2048)).toBeCloseTo(2 * 60 * 2048 * 2048 * 4, -3);
+    const a = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 2048);
+    const b = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 4096);
+    expect(b / a).toBeGreaterThan(2.5);
+    expect(b / a).toBeLessThan(4);
+  });
+
+  it('refuses a length the machine cannot hold, in one line, and lets small runs through', () => {
+    const lengths = { studentPrompt: 500, studentTask: 't', teacherPrompt: 10240, trainer: 18432 };
+    const machine = { bytes: 24 * GiB, what: "this machine's memory" };
+    expect(() => checkTrainerMemory(lengths, qwen3_8b, machine)).toThrow(
+      /^the trainer's longest sequence \(18432 tokens: prompt 10240 \+ --max-tokens\) needs at least [\d.]+ GiB \(weights, activations and 36 layers × 32 heads of attention over 18432 tokens\), more than the 24\.0 GiB of this machine's memory; lower --max-tokens or --max-teacher-prompt-tokens$/,
+    );
+    expect(() => checkTrainerMemory({ ...lengths, teacherPrompt: 768, trainer: 3768 }, tiny, machine)).not.toThrow();
+    // the main job's small settings (128 tokens) on a 0.5B-shaped model: ~15 GiB, 10.7 of them attention
+    const qwen05b: ModelShape = { layers: 24, embd: 896, ff: 4864, heads: 14, kvHeads: 2, headDim: 64, fileBytes: 531e6 };
+    expect(trainerMemoryBytes(qwen05b, 2728) / GiB).toBeCloseTo(15.0, 0);
+    expect(() => checkTrainerMemory({ ...lengths, teacherPrompt: 2600, trainer: 2728 }, qwen05b, machine)).not.toThrow();
+    expect(() => checkTrainerMemory(lengths, null, machine)).not.toThrow(); // no shape: no estimate
+  });
+});
+
+describe('sampler slots', () => {
+  it('KV cache per token: layers × kv heads × head width × 2 × 2 bytes', () => {
+    expect(kvBytesPerToken(qwen3_8b)).toBe(36 * 8 * 128 * 2 * 2); // 147,456 B: 16384 × 16 sequences = 36 GiB
+    expect((kvBytesPerToken(qwen3_8b) * 16384 * 16) / GiB).toBeCloseTo(36, 5);
+  });
+
+  it('G slots when they fit (not capped at 8); fewer, with one note, when they do not', () => {
+    expect(samplerSlots(16, 16384, tiny, 20 * GiB, 'in memory')).toEqual({ slots: 16, note: null });
+    const tight = samplerSlots(16, 16384, qwen3_8b, 40 * GiB, 'on the cuda device');
+    expect(tight.slots).toBe(Math.floor((40 * GiB * 0.75 - 5.0e9) / (kvBytesPerToken(qwen3_8b) * 16384)));
+    expect(tight.slots).toBeLessThan(16);
+    expect(tight.note).toMatch(/^sampler: \d+ sequence slots instead of 16 \(each holds 2\.3 GiB of KV cache for --context-size 16384; 40\.0 GiB free on the cuda device\)/);
+    expect(samplerSlots(16, 16384, qwen3_8b, 1 * GiB, 'in memory').slots).toBe(1);
+  });
+});
+
+describe('devices', () => {
+  const probe = (types: (string | false)[], nvcc: string | null = '/usr/local/cuda/bin/nvcc'): DeviceProbe => ({ gpuTypes: async () => types, nvcc: () => nvcc });
+  const settings = (gpu: 'auto' | 'cuda' | 'vulkan' | 'off', gpuLayers: number | 'max' = 'max') => ({ gpu, gpuLayers });
+
+  it('auto: the CPU, said in one line, when node-llama-cpp finds no GPU', async () => {
+    const d = await resolveDevices(settings('auto'), { needsTrainer: true, probe: probe([false]) });
+    expect(d).toMatchObject({ sampling: false, trainer: 'cpu', trainerGpuLayers: 0 });
+    expect(d.line).toBe('--gpu auto: node-llama-cpp finds no usable GPU here; sampling and training on the CPU');
+  });
+
+  it('auto: the best GPU found for sampling; the trainer stays on the CPU', async () => {
+    const d = await resolveDevices(settings('auto', 20), { needsTrainer: true, probe: probe(['vulkan', 'cuda', false]) });
+    expect(d).toMatchObject({ sampling: 'cuda', samplingLayers: 20, trainer: 'cpu' });
+    expect(d.line).toMatch(/^--gpu auto: sampling on cuda \(20 layers on the GPU\); the trainer runs on the CPU/);
+  });
+
+  it('cuda: refused in one line where node-llama-cpp cannot use CUDA, or the CUDA trainer has no nvcc', async () => {
+    await expect(resolveDevices(settings('cuda'), { needsTrainer: false, probe: probe([false]) })).rejects.toThrow(
+      /^--gpu cuda: node-llama-cpp cannot use CUDA on this machine \(.*usable GPU backends: none\); use --gpu auto or --gpu off$/,
+    );
+    await expect(resolveDevices(settings('cuda'), { needsTrainer: true, probe: probe(['cuda', false], null) })).rejects.toThrow(/^--gpu cuda: the CUDA trainer needs nvcc/);
+    // sampling alone needs no nvcc
+    await expect(resolveDevices(settings('cuda'), { needsTrainer: false, probe: probe(['cuda', false], null) })).resolves.toMatchObject({ sampling: 'cuda', trainer: 'cpu' });
+  });
+
+  it('cuda: sampling and training on the GPU, every layer with max', async () => {
+    const d = await resolveDevices(settings('cuda'), { needsTrainer: true, probe: probe(['cuda', false]) });
+    expect(d).toMatchObject({ sampling: 'cuda', samplingLayers: 'max', trainer: 'cuda', trainerGpuLayers: -1 });
+    expect(d.line).toBe('--gpu cuda: sampling on cuda and training with the CUDA trainer (all layers on the GPU)');
+    expect((await resolveDevices(settings('cuda', 12), { needsTrainer: true, probe: probe(['cuda']) })).trainerGpuLayers).toBe(12);
+  });
+
+  it('vulkan: refused where unusable; samples on it, trains on the CPU; off: nothing said', async () => {
+    await expect(resolveDevices(settings('vulkan'), { needsTrainer: true, probe: probe(['cuda', false]) })).rejects.toThrow(/^--gpu vulkan: node-llama-cpp cannot use Vulkan/);
+    expect(await resolveDevices(settings('vulkan'), { needsTrainer: true, probe: probe(['vulkan']) })).toMatchObject({ sampling: 'vulkan', trainer: 'cpu' });
+    expect(await resolveDevices(settings('off'), { needsTrainer: true, probe: probe(['cuda']) })).toEqual({ sampling: false, samplingLayers: 0, trainer: 'cpu', trainerGpuLayers: 0, line: null });
+  });
+});
