@@ -170,6 +170,19 @@ describe('NativeTrainer', () => {
       await trainer.close();
     }
   });
+
+  it("accepts the paper's lengths as maxTokens (teacher prompt 10240 + response 8192), past the old INT32_MAX / vocab limit", async () => {
+    // 18432 × 151936 > 2^31: the old flat gather indices refused this at init
+    const model = await tinyModel();
+    const trainer = await NativeTrainer.start(testConfig(model, stateDir(), { maxTokens: 18432 }));
+    try {
+      const result = await trainer.step(batchOf(12, 1));
+      expect(result.skipped).toBe(false);
+      expect(result.gradNorm).toBeGreaterThan(0);
+    } finally {
+      await trainer.close();
+    }
+  });
 });
 
 /** A GGUF v3 file with only metadata (strings and u32), enough for the trainer's architecture check. */

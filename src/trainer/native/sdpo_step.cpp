@@ -18,6 +18,7 @@
 #include <queue>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -425,8 +426,9 @@ void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * tea
     }
     const bool tok = cfg.divergence == divergence_kind::sampled_token;
     const double alpha = cfg.jsd_alpha;
-    std::vector<double> gp(k);
-    for (int r = 0; r < n; ++r) {
+    struct totals { double loss = 0, weight_sum = 0; int64_t clipped = 0; };
+    auto one_row = [&](int r, totals & acc) {
+        std::vector<double> gp(k);
         const int row = row0 + r;
         float * zr = z + (size_t) r * V;
         const int32_t y = ex.response[row];
@@ -445,9 +447,9 @@ void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * tea
             s.teacher_tail[row] = teacher_tail(&s.teacher_logq[o], k);
             s.sampled_logq[row] = (float) (tr[y] - lse_t);
         }
-        const double iw = importance_weight(ex, row, s.sampled_logp[row], job.clipped);
+        const double iw = importance_weight(ex, row, s.sampled_logp[row], acc.clipped);
         const double w = job.row_weight * iw;
-        job.weight_sum += iw;
+        acc.weight_sum += iw;
         // D and gp over the row's ids (TOK: the sampled token only)
         const int kk = tok ? 1 : k;
         const int32_t * ids = tok ? &ex.response[row] : &s.ids[o];
@@ -494,8 +496,8 @@ void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * tea
             // p_tail = eps + relu(1 - eps - sum p): dp_tail/dp_a = -1 where the relu is active
             if (slack > 0) for (int a = 0; a < k; ++a) gp[a] -= p[a] * dpt;
         }
-        job.loss += w * d;
-        if (!job.grad) continue;
+        acc.loss += w * d;
+        if (!job.grad) return;
         double c = 0.0;
         for (int a = 0; a < kk; ++a) c += gp[a];
         // in place: zr becomes dL/dz
@@ -506,6 +508,20 @@ void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * tea
             // zr[id] holds -w c p_id (from the line above, float); add w gp
             zr[ids[a]] += (float) (w * gp[a]);
         }
+    };
+    // rows are independent (each writes its own slots of s and its own row of the buffer): split them among the
+    // trainer's threads in fixed contiguous ranges, totals summed in thread order (deterministic for a thread count)
+    const int nt = std::max(1, std::min(cfg.threads, n));
+    std::vector<totals> acc(nt);
+    auto work = [&](int t) { for (int r = n * t / nt; r < n * (t + 1) / nt; ++r) one_row(r, acc[t]); };
+    std::vector<std::thread> workers;
+    for (int t = 1; t < nt; ++t) workers.emplace_back(work, t);
+    work(0);
+    for (auto & w : workers) w.join();
+    for (const auto & a : acc) {
+        job.loss += a.loss;
+        job.weight_sum += a.weight_sum;
+        job.clipped += a.clipped;
     }
     if (job.grad) head_input_grad(z, n, job.g + (size_t) row0 * n_embd);
 }
