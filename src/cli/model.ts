@@ -88,7 +88,6 @@ export function registerModelCommands(program: Command, bench: Command): void {
     .action(async (o: { model: string; g: number; tokens: number; threads?: number; repeats: number; seed: number; gpu: string; gpuLayers: string; json?: boolean }) => {
       if (o.g < 1 || o.tokens < 1 || o.repeats < 1) throw new UserError('--g, --tokens and --repeats must be positive');
       const devices = await resolveDevices(gpuSettings(o.gpu, o.gpuLayers), { needsTrainer: false });
-      if (devices.line) process.stderr.write(`note: ${devices.line}\n`);
       const result = await benchSampler({
         model: o.model,
         g: o.g,
@@ -98,6 +97,8 @@ export function registerModelCommands(program: Command, bench: Command): void {
         ...(o.threads !== undefined && { threads: o.threads }),
         ...(devices.sampling && { gpu: devices.sampling, gpuLayers: devices.samplingLayers }),
       });
+      // said once the bench ran (a failed one prints only its error); the JSON has it as `gpu`
+      if (devices.line) process.stderr.write(`note: ${devices.line}\n`);
       if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else for (const [key, value] of Object.entries(result)) process.stdout.write(`${key}: ${value}\n`);
     });

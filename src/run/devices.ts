@@ -53,7 +53,7 @@ export async function resolveDevices(
   const layersText = layers === 'max' ? 'all layers' : `${layers} layers`;
   if (config.gpu === 'auto') {
     const found = BEST_FIRST.find((t) => usable.includes(t));
-    if (!found) return { ...cpu, line: '--gpu auto: node-llama-cpp finds no usable GPU here; sampling and training on the CPU' };
+    if (!found) return { ...cpu, line: `--gpu auto: node-llama-cpp finds no usable GPU here; sampling${options.needsTrainer ? ' and training' : ''} on the CPU` };
     return {
       ...cpu,
       sampling: found,

@@ -49,5 +49,10 @@ describe('ttsd model', () => {
     }
     expect(result.g).toBe(2);
     expect(result.prompt_tokens).toBeGreaterThan(50);
+    expect(result.gpu).toBe('cpu'); // --gpu auto, and no GPU here
+    expect(run.stderr).toBe('note: --gpu auto: node-llama-cpp finds no usable GPU here; sampling on the CPU');
+    const cuda = await ttsd('bench', 'sampler', '--model', model, '--gpu', 'cuda');
+    expect(cuda.exitCode).toBe(2);
+    expect(cuda.stderr).toMatch(/^ttsd: --gpu cuda: node-llama-cpp cannot use CUDA on this machine [^\n]*$/);
   });
 });

@@ -152,6 +152,7 @@ describe('devices', () => {
     const d = await resolveDevices(settings('auto'), { needsTrainer: true, probe: probe([false]) });
     expect(d).toMatchObject({ sampling: false, trainer: 'cpu', trainerGpuLayers: 0 });
     expect(d.line).toBe('--gpu auto: node-llama-cpp finds no usable GPU here; sampling and training on the CPU');
+    expect((await resolveDevices(settings('auto'), { needsTrainer: false, probe: probe([false]) })).line).toBe('--gpu auto: node-llama-cpp finds no usable GPU here; sampling on the CPU');
   });
 
   it('auto: the best GPU found for sampling; the trainer stays on the CPU', async () => {
