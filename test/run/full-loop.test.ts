@@ -73,7 +73,8 @@ describe('full loop, real parts', () => {
     const steps = events.filter((e) => e.type === 'train_step');
     expect(steps.map((s) => s.step)).toEqual([1]);
     for (const s of steps) {
-      expect(Number.isFinite(s.loss) && Number.isFinite(s.kl_before) && Number.isFinite(s.kl_after) && Number.isFinite(s.grad_norm)).toBe(true);
+      // kl_after is only measured with the trainer's measureKlAfter (off by default: NaN, null in JSON)
+      expect(Number.isFinite(s.loss) && Number.isFinite(s.kl_before) && Number.isFinite(s.grad_norm)).toBe(true);
       expect(path.isAbsolute(s.adapter)).toBe(false); // relative to the run directory
       expect(fs.existsSync(path.join(out, s.adapter))).toBe(true);
     }
