@@ -137,7 +137,7 @@ describe('a full disk during a run', () => {
       // --gpu auto found no GPU: each said once, at start
       expect(failure!.stderr.split('\n').filter((line) => line.startsWith('note: '))).toEqual([
         "note: multi-turn prompt limit clamped to 1008 tokens (the paper's is 32000): --context-size 1024 − --max-tokens 16; --context-size 32016 gives the paper's",
-        'note: --gpu auto: node-llama-cpp finds no usable GPU here; sampling and training on the CPU',
+        'note: --gpu auto: node-llama-cpp finds no usable GPU here; sampling on the CPU', // no learning strategy in this run
       ]);
       expect(failure!.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ttsd: no space left on device while writing .*events\.jsonl; the events written before are intact/);
       const text = fs.readFileSync(path.join(out, 'events.jsonl'), 'utf8');
