@@ -18,6 +18,7 @@
 #include <queue>
 #include <sstream>
 #include <stdexcept>
+#include <exception>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -536,26 +537,72 @@ sdpo_trainer::head_job sdpo_trainer::example_pass(const train_example & ex, scor
     s.teacher_tail.resize(rows);
     s.sampled_logq.resize(rows);
     s.sampled_logp.resize(rows);
-    const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
     std::vector<float> h_teacher;
     if (cfg.teacher == teacher_kind::trust_region) h_teacher = body_hidden(ex.teacher_prompt, ex.response);
-    std::vector<float> g;
-    if (grad) g.assign((size_t) rows * n_embd, 0.0f);
     head_job job;
     job.ex = &ex;
     job.s = &s;
-    job.h = h.data();
     job.h_teacher = h_teacher.empty() ? nullptr : h_teacher.data();
     job.row_weight = row_weight;
     job.score = true;
     job.grad = grad;
-    job.g = grad ? g.data() : nullptr;
     // the teacher's logits come block by block from its own context (its KV cache, F32): each block of rows goes
     // through the student's head while the teacher's logits of the same rows are at hand
-    score_rows(teacher_ctx, ex.teacher_prompt, ex.response, cfg.head_block_rows,
-               [&](int row0, int n, const float * logits) { head_block(job, row0, n, logits); });
-    if (grad) body_backward(ex.student_prompt, ex.response, g);
+    auto head = [&]() {
+        score_rows(teacher_ctx, ex.teacher_prompt, ex.response, cfg.head_block_rows,
+                   [&](int row0, int n, const float * logits) { head_block(job, row0, n, logits); });
+    };
+    if (grad) {
+        body_train(ex, job, head);
+    } else {
+        const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
+        job.h = h.data();
+        head();
+        job.h = nullptr;
+    }
     return job;
+}
+
+// One evaluation of the student's training graph: forward to H, `head` (which reads job.h and writes dL/dH into
+// job.g) from the scheduler's callback between the forward and the backward pass, then the backward seeded with it.
+// A scheduler with several backends cannot take G mid-graph: there H comes from a no-grad pass and the backward
+// recomputes the forward.
+void sdpo_trainer::body_train(const train_example & ex, head_job & job, const std::function<void()> & head) {
+    std::vector<int32_t> tokens, target_pos;
+    sequence_of(ex.student_prompt, ex.response, tokens, target_pos);
+    // made before the evaluation: the training context must not be used from inside its own callback
+    if (cfg.transposed_weights && !w_out_t) w_out_t = llama_opt_transposed_weight(student_ctx, w_out);
+    struct state { head_job * job; const std::function<void()> * head; std::exception_ptr error; };
+    state st{ &job, &head, nullptr };
+    auto on_head = [](const float * h, float * g, void * ud) -> bool {
+        auto * s = static_cast<state *>(ud);
+        s->job->h = h;
+        s->job->g = g;
+        try {
+            (*s->head)();
+            return true;
+        } catch (...) {
+            s->error = std::current_exception();
+            return false;
+        }
+    };
+    const int32_t rc = llama_opt_body_train(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(),
+                                            (int32_t) target_pos.size(), on_head, &st);
+    job.h = nullptr;
+    job.g = nullptr;
+    if (rc == -2 && st.error) std::rethrow_exception(st.error);
+    if (rc == 1) {
+        const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
+        std::vector<float> g(ex.response.size() * (size_t) n_embd, 0.0f);
+        job.h = h.data();
+        job.g = g.data();
+        head();
+        job.h = nullptr;
+        job.g = nullptr;
+        body_backward(ex.student_prompt, ex.response, g);
+    } else if (rc != 0) {
+        throw std::runtime_error("training pass failed");
+    }
 }
 
 // reverse KL of one example after the update, at the ids and teacher values of the step (sum over rows)
@@ -804,21 +851,24 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
     // forward: the training forward (body, then the head block by block with the loss); backward: the same with
     // dL/dH per block and the body's forward + backward seeded with it (the step minus teacher scoring)
     auto pass = [&](bool grad) {
-        const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
-        std::vector<float> g;
-        if (grad) g.assign((size_t) rows * n_embd, 0.0f);
         head_job job;
         job.ex = &ex;
         job.s = &s;
-        job.h = h.data();
         job.row_weight = 1.0 / rows;
         job.score = false;
         job.grad = grad;
-        job.g = grad ? g.data() : nullptr;
-        for (int row0 = 0; row0 < rows; row0 += cfg.head_block_rows) {
-            head_block(job, row0, std::min(cfg.head_block_rows, rows - row0), nullptr);
+        auto head = [&]() {
+            for (int row0 = 0; row0 < rows; row0 += cfg.head_block_rows) {
+                head_block(job, row0, std::min(cfg.head_block_rows, rows - row0), nullptr);
+            }
+        };
+        if (grad) {
+            body_train(ex, job, head);
+        } else {
+            const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
+            job.h = h.data();
+            head();
         }
-        if (grad) body_backward(ex.student_prompt, ex.response, g);
     };
     auto forward = [&]() { pass(false); };
     auto backward = [&]() { pass(true); };

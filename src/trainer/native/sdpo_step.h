@@ -115,12 +115,12 @@ private:
     struct head_job {
         const train_example * ex = nullptr;
         scored_rows * s = nullptr;
-        const float * h = nullptr;          // student hidden states [rows * n_embd] (student prompt)
+        const float * h = nullptr;          // student hidden states [rows * n_embd] (student prompt), while the head runs
         const float * h_teacher = nullptr;  // trust region: student hidden states at the teacher prompt
         double row_weight = 0;              // 1 / |y| / batch size
         bool score = true;                  // take top-K ids and teacher values (else reuse those in s)
         bool grad = false;                  // accumulate dL/dH into g
-        float * g = nullptr;                // [rows * n_embd]
+        float * g = nullptr;                // dL/dH [rows * n_embd], while the head runs
         double loss = 0, weight_sum = 0;
         int64_t clipped = 0;
     };
@@ -131,6 +131,8 @@ private:
     // final hidden states at the response rows (no gradient) / the body's backward seeded with dL/dH
     std::vector<float> body_hidden(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response);
     void body_backward(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response, const std::vector<float> & g);
+    // forward, `head` (job.h -> job.g) and backward in one evaluation of the training graph
+    void body_train(const train_example & ex, head_job & job, const std::function<void()> & head);
 
     // log-softmax rows of `ctx` over tokens, blocks of at most `block` response rows: logits [n * n_vocab]
     void score_rows(llama_context * ctx, const std::vector<int32_t> & prompt, const std::vector<int32_t> & response, int block,
