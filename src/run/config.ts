@@ -43,6 +43,7 @@ export interface RunConfig {
   loraAlpha: number;
   loraTargets: string[];
   trainerLowMemory: boolean; // backward without transposed weight copies: slower steps, less memory
+  measureKlAfter: boolean; // one more student pass per step for the KL after the update (off: the trend comes from consecutive steps' KL before)
   // machine
   /** Sampling (and, with 'cuda', training) device: auto = a GPU node-llama-cpp finds, else the CPU. */
   gpu: GpuMode;
@@ -153,6 +154,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   { flag: '--lora-rank <r>', key: 'loraRank', description: 'LoRA rank', parse: int(1, 4096), defaultValue: () => 16 },
   { flag: '--lora-alpha <a>', key: 'loraAlpha', description: 'LoRA alpha (scale = alpha / rank)', parse: real(0, 1e6, true), defaultValue: () => 32 },
   { flag: '--lora-targets <list>', key: 'loraTargets', description: `tensors adapted: ${ALL_LORA_TARGETS.join(',')}`, parse: loraTargets, defaultValue: () => [...ALL_LORA_TARGETS] },
+  { flag: '--measure-kl-after', key: 'measureKlAfter', description: 'measure the KL after each SDPO update too (one more student pass per step; by default each step logs the KL before it, and consecutive steps show the trend)', parse: bool, defaultValue: () => false },
   { flag: '--trainer-low-memory', key: 'trainerLowMemory', description: 'train without transposed copies of the base weights: saves about the model\'s size in memory, steps ~2× slower', parse: bool, defaultValue: () => false },
   { flag: '--gpu <mode>', key: 'gpu', description: `sampling device: ${GPU_MODES.join(' | ')} (auto: a GPU node-llama-cpp finds, else the CPU; cuda also builds and trains with the CUDA trainer)`, parse: oneOf(GPU_MODES, { cpu: 'off', none: 'off', false: 'off' }), defaultValue: () => 'auto' },
   { flag: '--gpu-layers <n|max>', key: 'gpuLayers', description: 'model layers on the GPU (sampler, and the CUDA trainer): a count or max', parse: gpuLayers, defaultValue: () => 'max' },

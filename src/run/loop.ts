@@ -104,6 +104,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
           threads: config.threads,
           seed,
           transposedWeights: !config.trainerLowMemory,
+          measureKlAfter: config.measureKlAfter,
           maxTokens: lengths.trainer,
         }),
       );

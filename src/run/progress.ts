@@ -42,7 +42,7 @@ class LineProgress implements Progress {
     this.out.write(`${cell} k=${a.k} step=${a.step} ${a.verdict} reward=${a.reward} private=${a.privateReward} tokens=${a.responseTokens.length}\n`);
   }
   trainStep(cell: string, step: number, r: TrainStepResult): void {
-    this.out.write(`${cell} train step ${step}: loss=${r.loss.toPrecision(4)} kl ${r.klBefore.toPrecision(3)}→${r.klAfter.toPrecision(3)} grad_norm=${r.gradNorm.toPrecision(3)}${r.skipped ? ' (skipped)' : ''}\n`);
+    this.out.write(`${cell} train step ${step}: loss=${r.loss.toPrecision(4)} kl ${r.klBefore.toPrecision(3)}${Number.isFinite(r.klAfter) ? `→${r.klAfter.toPrecision(3)}` : ''} grad_norm=${r.gradNorm.toPrecision(3)}${r.skipped ? ' (skipped)' : ''}\n`);
   }
   cellDone(): void {
     this.counts.cellsDone++;

@@ -28,7 +28,9 @@ describe('run config', () => {
       loraTargets: ALL_LORA_TARGETS,
       multiTurnGenerations: 1,
       multiTurnTemplate: 'feedback-only',
+      measureKlAfter: false,
     });
+    expect(resolve({}, { measureKlAfter: true }).measureKlAfter).toBe(true);
     // the paper's 32,000-token multi-turn prompt limit, clamped to what the default context holds
     expect(c.maxPromptTokens).toBe(Math.min(PAPER_MULTI_TURN_PROMPT_TOKENS, c.contextSize - c.maxTokens));
   });

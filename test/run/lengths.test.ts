@@ -86,6 +86,8 @@ describe('run lengths', () => {
       store.close();
       expect(configs).toHaveLength(2);
       for (const c of configs) expect(c.maxTokens).toBe(expected.trainer);
+      // the KL after each update is opt-in (--measure-kl-after): one student pass fewer per step
+      for (const c of configs) expect(c.measureKlAfter).toBe(false);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

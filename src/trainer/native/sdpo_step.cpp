@@ -155,6 +155,7 @@ trainer_config parse_config(const nlohmann::json & j) {
     c.transposed_weights = j.value("transposedWeights", true);
     c.head_block_rows = j.value("headBlockRows", 256);
     c.measure_kl_after = j.value("measureKlAfter", false);
+    c.gpu_layers = j.value("device", std::string("cpu")) == "cuda" ? j.value("gpuLayers", 0) : 0;
     if (c.rank < 1 || c.top_k < 1 || c.threads < 1 || c.max_tokens < 8 || c.head_block_rows < 1) {
         throw std::runtime_error("invalid trainer config");
     }
@@ -169,7 +170,7 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     if (!why.empty()) throw std::invalid_argument(why);
 
     llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = 0;
+    mp.n_gpu_layers = cfg.gpu_layers; // 0 on the CPU build; -1 (all) or N with --gpu cuda
     mp.load_mode = LLAMA_LOAD_MODE_MMAP;
     mp.use_extra_bufts = false; // repacked CPU weights have no OUT_PROD: the backward pass would abort
     model = llama_model_load_from_file(cfg.model.c_str(), mp);

@@ -43,6 +43,7 @@ struct trainer_config {
     bool transposed_weights = true; // faster backward for ~the base model's size in memory (ggml_opt_set_transposed_weights)
     int head_block_rows = 256;     // rows of logits held at a time (output projection, log-softmax, top-K, loss, dL/dH)
     bool measure_kl_after = false; // one more student pass after the update for klAfter (NaN when off)
+    int gpu_layers = 0; // layers offloaded to the GPU (-1 = all): only with device cuda (main.cpp checks it)
 };
 
 trainer_config parse_config(const nlohmann::json & j);
