@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { writeTinyModel, type TinyArch, type TinyShapeName, type TinyType } from '../model/tiny.js';
 import { modelInfo } from '../model/info.js';
 import { benchSampler } from '../model/bench.js';
-import { DEFAULT_LORA_TARGETS, writeLoraAdapter } from '../model/lora.js';
+import { ALL_LORA_TARGETS, writeLoraAdapter } from '../model/lora.js';
 import { GPU_MODES, OPTION_SPECS, type RunConfig } from '../run/config.js';
 import { resolveDevices } from '../run/devices.js';
 
@@ -54,7 +54,7 @@ export function registerModelCommands(program: Command, bench: Command): void {
     .option('--alpha <x>', 'LoRA alpha (scale = alpha / rank)', number, 16)
     .option('--std <x>', 'std of B (0 = the usual no-op initialisation)', number, 0.1)
     .option('--seed <n>', 'seed', integer, 1)
-    .option('--targets <list>', 'comma-separated weights to adapt', DEFAULT_LORA_TARGETS.join(','))
+    .option('--targets <list>', 'comma-separated weights to adapt', ALL_LORA_TARGETS.join(','))
     .action((o: { base: string; out: string; rank: number; alpha: number; std: number; seed: number; targets: string }) => {
       const info = writeLoraAdapter({ ...o, targets: o.targets.split(',').map((t) => t.trim()).filter(Boolean) });
       process.stdout.write(`wrote ${info.path}: ${info.pairs} A/B pairs, rank ${info.rank}, alpha ${info.alpha}\n`);

@@ -32,8 +32,13 @@ export interface RunOutcome {
   incomplete: boolean;
 }
 
+/** A discovery: the public tests pass and so do all private ones (sdpo.md, "Metric"). The one definition of it. */
+export function discovered(reward: number, privateReward: number | undefined): boolean {
+  return reward === 1 && privateReward === 1;
+}
+
 export function isDiscovery(attempt: AttemptRecord): boolean {
-  return attempt.reward === 1 && attempt.private_reward === 1;
+  return discovered(attempt.reward, attempt.private_reward);
 }
 
 function attemptKey(attempt: AttemptRecord): string {

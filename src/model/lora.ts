@@ -11,7 +11,8 @@ import { GgufMetadata, writeGguf, type TensorSpec } from '../gguf/writer.js';
 import { UserError } from '../errors.js';
 import { Rng } from './random.js';
 
-export const DEFAULT_LORA_TARGETS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
+/** Every weight a LoRA adapter of ttsd can adapt (GGUF names without `blk.N.` and `.weight`): the one list. */
+export const ALL_LORA_TARGETS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
 export interface LoraAdapterOptions {
   /** The base model the adapter is for (its architecture and weight shapes are read from it). */
@@ -38,7 +39,7 @@ export function writeLoraAdapter(options: LoraAdapterOptions): LoraAdapterInfo {
   const alpha = options.alpha ?? 16;
   const std = options.std ?? 0.1;
   const seed = options.seed ?? 1;
-  const targets = options.targets ?? DEFAULT_LORA_TARGETS;
+  const targets = options.targets ?? ALL_LORA_TARGETS;
   if (!Number.isInteger(rank) || rank <= 0) throw new UserError(`LoRA rank must be a positive integer, got ${rank}`);
   const base = readGguf(options.base);
   const arch = base.architecture;

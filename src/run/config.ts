@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { UserError } from '../errors.js';
+import { ALL_LORA_TARGETS } from '../model/lora.js';
 import { MULTI_TURN_TEMPLATES, type MultiTurnTemplate } from '../prompts/index.js';
 import { strategyByName } from '../strategies/index.js';
 import type { Divergence } from '../trainer/types.js';
@@ -60,7 +61,7 @@ export const PAPER_MULTI_TURN_PROMPT_TOKENS = 32_000;
 export const GPU_MODES = ['auto', 'cuda', 'vulkan', 'off'] as const;
 export type GpuMode = (typeof GPU_MODES)[number];
 
-export const ALL_LORA_TARGETS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
+export { ALL_LORA_TARGETS };
 const DIVERGENCES: Divergence[] = ['reverse_kl', 'forward_kl', 'jsd', 'sampled_token'];
 
 /** One option: its flag, its RunConfig key, how to read a value (from the command line or the config file) and its default. */

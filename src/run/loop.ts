@@ -108,7 +108,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
           maxTokens: lengths.trainer,
         }),
       );
-      trainer = new MeteredCellTrainer(native, stateDir, trainMeter, Math.max(0, ...cellHistory.trainSteps.keys()));
+      trainer = new MeteredCellTrainer(native, stateDir, trainMeter);
     }
     const cellSampler = {
       renderPrompt: sampler.renderPrompt.bind(sampler),
@@ -123,7 +123,6 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
       seed,
       budget: config.budget,
       rollouts: strategy.generationsPerStep(config),
-      sampling: { temperature: config.temperature, topP: config.topP, topK: config.sampleTopK, maxTokens: config.maxTokens },
       maxPromptTokens: config.maxPromptTokens,
       multiTurnTemplate: config.multiTurnTemplate,
       maxTeacherPromptTokens: lengths.teacherPrompt,

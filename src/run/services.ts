@@ -86,8 +86,7 @@ const LAST_STEP_FILE = 'ttsd-last-step.json';
  * The trainer as an SDPO cell uses it. After each optimizer step the result is written next to
  * the trainer's state BEFORE the state is saved, so a step that was saved but whose train_step
  * event never made it to the log (kill -9 in between) can still be logged on resume.
- * The persisted step count comes from the trainer when it reports one (NativeTrainer's
- * `info.step`, or `completedSteps`); otherwise from the steps the log holds.
+ * The persisted step count is the trainer's own (Trainer.completedSteps).
  */
 export class MeteredCellTrainer implements CellTrainer {
   readonly completedSteps: number;
@@ -97,10 +96,9 @@ export class MeteredCellTrainer implements CellTrainer {
     private readonly trainer: Trainer,
     private readonly stateDir: string,
     private readonly meter: BusyMeter,
-    loggedSteps: number,
   ) {
     this.lastResult = readLastStep(stateDir);
-    this.completedSteps = reportedStepCount(trainer) ?? loggedSteps;
+    this.completedSteps = trainer.completedSteps;
   }
 
   step(batch: TrainExample[]): Promise<TrainStepResult> {
@@ -131,12 +129,3 @@ function readLastStep(stateDir: string): { result: TrainStepResult; masked: numb
   }
 }
 
-function reportedStepCount(trainer: Trainer): number | undefined {
-  const t = trainer as unknown as Record<string, unknown>;
-  const info = t.info as { step?: unknown } | undefined; // NativeTrainer: the step count its saved state holds
-  if (info && typeof info.step === 'number') return info.step;
-  for (const name of ['completedSteps', 'stepCount']) {
-    if (typeof t[name] === 'number') return t[name] as number;
-  }
-  return undefined;
-}

@@ -1,3 +1,4 @@
+import { discovered } from '../metrics/runs.js';
 import type { ChatMessage, Rollout } from '../model/types.js';
 import type { Grader, Submission } from '../sandbox/types.js';
 import type { Task } from '../tasks/types.js';
@@ -105,7 +106,7 @@ export function stepAttempts(cell: CellContext, planned: PlannedStep): AttemptOu
 export function firstDiscovery(cell: Pick<CellContext, 'history'>, upToK = Infinity): number | null {
   let best: number | null = null;
   for (const [k, attempt] of cell.history.attempts) {
-    if (k <= upToK && attempt.reward === 1 && attempt.privateReward === 1 && (best === null || k < best)) best = k;
+    if (k <= upToK && discovered(attempt.reward, attempt.privateReward) && (best === null || k < best)) best = k;
   }
   return best;
 }

@@ -52,9 +52,6 @@ export interface AttemptOutcome {
   gradeMs: number;
 }
 
-export function isDiscovery(attempt: Pick<AttemptOutcome, 'reward' | 'privateReward'>): boolean {
-  return attempt.reward === 1 && attempt.privateReward === 1;
-}
 
 /** What the run store already holds for a cell (empty for a fresh run). */
 export interface CellHistory {
@@ -70,7 +67,6 @@ export interface CellContext {
   seed: number;
   budget: number; // generations
   rollouts: number; // generations per step: G for best-of-K and SDPO, generations per turn for multi-turn
-  sampling: SamplingParams;
   maxPromptTokens: number; // multi-turn prompt limit
   multiTurnTemplate: MultiTurnTemplate;
   maxTeacherPromptTokens: number;

@@ -1,7 +1,7 @@
 import type { TrainerConfig } from './types.js';
 
 /** Every projection of a dense qwen2/qwen3/llama block. */
-export const ALL_LORA_TARGETS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
+import { ALL_LORA_TARGETS } from '../model/lora.js';
 
 /**
  * The project's defaults for a trainer config: the paper's test-time recipe (reverse KL over

@@ -20,6 +20,18 @@ export interface TrainerInfo {
   nTensors: number;
 }
 
+/** The init reply, checked field by field: a trainer that answers something else is refused, not trusted. */
+export function trainerInfo(reply: Record<string, unknown>): TrainerInfo {
+  const count = (key: string) => {
+    const value = reply[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new TrainerRequestError(`trainer init reply: ${key} must be a non-negative integer, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  if (typeof reply.resumed !== 'boolean') throw new TrainerRequestError(`trainer init reply: resumed must be true or false, got ${JSON.stringify(reply.resumed)}`);
+  if (typeof reply.arch !== 'string' || reply.arch === '') throw new TrainerRequestError(`trainer init reply: arch must be a name, got ${JSON.stringify(reply.arch)}`);
+  return { step: count('step'), resumed: reply.resumed, arch: reply.arch, nVocab: count('nVocab'), nParams: count('nParams'), nTensors: count('nTensors') };
+}
+
 /** Timings of `bench` (all in one process, same tokens): see `ttsd bench trainer`. */
 export interface TrainerBench {
   tokens: number;
@@ -88,7 +100,7 @@ export class NativeTrainer implements Trainer {
     });
     const trainer = new NativeTrainer(child as never, config);
     try {
-      trainer.info = (await trainer.request({ cmd: 'init', ...config })) as unknown as TrainerInfo;
+      trainer.info = trainerInfo(await trainer.request({ cmd: 'init', ...config }));
     } catch (error) {
       await trainer.kill();
       throw error;
@@ -97,6 +109,10 @@ export class NativeTrainer implements Trainer {
   }
 
   info!: TrainerInfo;
+
+  get completedSteps(): number {
+    return this.info.step;
+  }
 
   async step(batch: TrainExample[]): Promise<TrainStepResult> {
     if (batch.length === 0) throw new TrainerRequestError('empty batch');

@@ -94,6 +94,8 @@ export interface TrainStepResult {
 }
 
 export interface Trainer {
+  /** Optimizer steps its saved state holds (0 for a fresh start): what a resumed cell continues from. */
+  readonly completedSteps: number;
   step(batch: TrainExample[]): Promise<TrainStepResult>;
   /** Persist everything needed to resume (adapter, EMA teacher, AdamW moments, step count). */
   save(): Promise<void>;

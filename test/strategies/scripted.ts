@@ -121,7 +121,6 @@ export function cellContext(
     seed: 0,
     budget: 8,
     rollouts: 4,
-    sampling: { temperature: 1, topP: 1, topK: 0, maxTokens: 64 },
     maxPromptTokens: 100_000,
     multiTurnTemplate: 'feedback-only',
     maxTeacherPromptTokens: 100_000,
