@@ -553,15 +553,19 @@ sdpo_trainer::head_job sdpo_trainer::example_pass(const train_example & ex, scor
         score_rows(teacher_ctx, ex.teacher_prompt, ex.response, cfg.head_block_rows,
                    [&](int row0, int n, const float * logits) { head_block(job, row0, n, logits); });
     };
-    if (grad) {
-        body_train(ex, job, head);
-    } else {
-        const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
-        job.h = h.data();
-        head();
-        job.h = nullptr;
-    }
+    run_head(ex, job, head);
     return job;
+}
+
+void sdpo_trainer::run_head(const train_example & ex, head_job & job, const std::function<void()> & head) {
+    if (job.grad) {
+        body_train(ex, job, head);
+        return;
+    }
+    const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
+    job.h = h.data();
+    head();
+    job.h = nullptr;
 }
 
 // One evaluation of the student's training graph: forward to H, `head` (which reads job.h and writes dL/dH into
@@ -863,13 +867,7 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
                 head_block(job, row0, std::min(cfg.head_block_rows, rows - row0), nullptr);
             }
         };
-        if (grad) {
-            body_train(ex, job, head);
-        } else {
-            const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
-            job.h = h.data();
-            head();
-        }
+        run_head(ex, job, head);
     };
     auto forward = [&]() { pass(false); };
     auto backward = [&]() { pass(true); };

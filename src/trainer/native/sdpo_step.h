@@ -134,6 +134,8 @@ private:
     void body_backward(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response, const std::vector<float> & g);
     // forward, `head` (job.h -> job.g) and backward in one evaluation of the training graph
     void body_train(const train_example & ex, head_job & job, const std::function<void()> & head);
+    // `head` over the student's H: inside the training evaluation when job.grad, else after a no-grad pass
+    void run_head(const train_example & ex, head_job & job, const std::function<void()> & head);
 
     // log-softmax rows of `ctx` over tokens, blocks of at most `block` response rows: logits [n * n_vocab]
     void score_rows(llama_context * ctx, const std::vector<int32_t> & prompt, const std::vector<int32_t> & response, int block,
