@@ -4,7 +4,7 @@ import { writeTinyModel, type TinyArch, type TinyShapeName, type TinyType } from
 import { modelInfo } from '../model/info.js';
 import { benchSampler } from '../model/bench.js';
 import { ALL_LORA_TARGETS, writeLoraAdapter } from '../model/lora.js';
-import { GPU_MODES, OPTION_SPECS, type RunConfig } from '../run/config.js';
+import { GPU_MODES, kebab, OPTION_SPECS, type RunConfig } from '../run/config.js';
 import { resolveDevices } from '../run/devices.js';
 
 export function registerModelCommands(program: Command, bench: Command): void {
@@ -106,7 +106,7 @@ export function registerModelCommands(program: Command, bench: Command): void {
 
 /** `--gpu` / `--gpu-layers` of a bench, read as `ttsd run` reads them. */
 export function gpuSettings(gpu: string, gpuLayers: string): Pick<RunConfig, 'gpu' | 'gpuLayers'> {
-  const parse = (key: keyof RunConfig, value: string) => OPTION_SPECS.find((spec) => spec.key === key)!.parse(value, `--${key === 'gpu' ? 'gpu' : 'gpu-layers'}`);
+  const parse = (key: keyof RunConfig, value: string) => OPTION_SPECS.find((spec) => spec.key === key)!.parse(value, `--${kebab(key)}`);
   return { gpu: parse('gpu', gpu) as RunConfig['gpu'], gpuLayers: parse('gpuLayers', gpuLayers) as RunConfig['gpuLayers'] };
 }
 

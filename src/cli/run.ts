@@ -7,7 +7,7 @@ import { findPreset } from '../tasks/presets.js';
 import { selectTasks } from '../tasks/select.js';
 import type { Task } from '../tasks/types.js';
 import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
-import { OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
+import { kebab, OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
 import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
 import { historyFromEvents, type RunHistory } from '../run/history.js';
 import { benchSearch, wrongPrograms, type SearchBenchResult } from '../run/bench.js';
@@ -15,12 +15,10 @@ import { runSearch } from '../run/loop.js';
 import { progressFor } from '../run/progress.js';
 import { resolveDevices } from '../run/devices.js';
 import { startRealServices } from '../run/real-services.js';
-import type { RunServices } from '../run/services.js';
 import { RunStore } from '../run/store.js';
 
 /** Machine settings a resumed run may change; everything else is fixed by the run event. */
 const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells', 'gpu', 'gpuLayers'];
-const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** `--config` plus one flag per search setting: `ttsd run` and `ttsd bench search` take the same ones. */
 function addSearchSettings(command: Command): void {
@@ -58,7 +56,7 @@ export function registerRunCommands(program: Command): void {
     const notes: string[] = [];
     const real = await startServices(config, tasks, notes);
     for (const note of notes) process.stderr.write(`note: ${note}\n`);
-    const services: RunServices = options.gradedPrograms ? { ...real, sampler: wrongPrograms(real.sampler) } : real;
+    const services = options.gradedPrograms ? { ...real, sampler: wrongPrograms(real.sampler) } : real;
     try {
       // A-B-B-A order, each side averaged: warm-up and drift in a shared machine's load hit both alike.
       const [a1, b1, b2, a2] = await benchSearch(config, tasks, services, [1, compare, compare, 1]);

@@ -6,6 +6,7 @@ import type { Task } from '../tasks/types.js';
 import type { RunConfig } from './config.js';
 import type { UtilisationEvent } from './events.js';
 import { historyFromEvents } from './history.js';
+import type { RunLengths } from './lengths.js';
 import { runSearch } from './loop.js';
 import type { Progress } from './progress.js';
 import type { RunServices } from './services.js';
@@ -24,7 +25,7 @@ const quiet: Progress = { start() {}, attempt() {}, trainStep() {}, cellDone() {
  * the same loaded parts, into throw-away run directories: the wall times side by side show
  * what interleaving cells buys (sampling of one cell overlapping grading/training of another).
  */
-export async function benchSearch(config: RunConfig, tasks: Task[], services: RunServices, variants: number[]): Promise<SearchBenchResult[]> {
+export async function benchSearch(config: RunConfig, tasks: Task[], services: RunServices & { lengths?: RunLengths }, variants: number[]): Promise<SearchBenchResult[]> {
   const results: SearchBenchResult[] = [];
   for (const parallelCells of variants) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsd-bench-search-'));
@@ -32,7 +33,7 @@ export async function benchSearch(config: RunConfig, tasks: Task[], services: Ru
       const store = RunStore.create(dir);
       store.append({ type: 'run', bench: true, parallel_cells: parallelCells });
       const started = performance.now();
-      await runSearch({ config: { ...config, parallelCells }, tasks, runDir: dir, store, history: historyFromEvents([]), services, progress: quiet });
+      await runSearch({ config: { ...config, parallelCells }, tasks, runDir: dir, store, history: historyFromEvents([]), services, progress: quiet, ...(services.lengths && { lengths: services.lengths }) });
       const wallMs = performance.now() - started;
       store.close();
       const { events, store: reopened } = RunStore.open(dir);

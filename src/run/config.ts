@@ -173,7 +173,8 @@ function loraTargets(value: unknown, name: string): string[] {
   return targets;
 }
 
-const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** A RunConfig key as its flag name (without the dashes): maxPromptTokens → max-prompt-tokens. */
+export const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /**
  * Defaults < config file < command-line flags. `fromFile` holds the config file's JSON object

@@ -53,7 +53,7 @@ export async function startRealServices(config: RunConfig, options: RealServices
     gpuLayers: devices.samplingLayers,
   });
   let lengths: RunLengths | undefined;
-  let grader: DockerGrader | undefined;
+  let grader: DockerGrader;
   try {
     if (options.tasks) {
       lengths = await deriveLengths(config, options.tasks, sampler);
@@ -77,10 +77,9 @@ export async function startRealServices(config: RunConfig, options: RealServices
     await sampler.dispose();
     throw error;
   }
-  const started = grader;
   return {
     sampler,
-    grader: started,
+    grader,
     lengths,
     devices,
     // The trainer needs the local file an hf: URI resolved to (the sampler downloaded it), and the run's device.
@@ -91,7 +90,7 @@ export async function startRealServices(config: RunConfig, options: RealServices
         ...(devices.trainer === 'cuda' && { device: 'cuda' as const, gpuLayers: devices.trainerGpuLayers }),
       }),
     close: async () => {
-      await Promise.allSettled([sampler.dispose(), started.close()]);
+      await Promise.allSettled([sampler.dispose(), grader.close()]);
     },
   };
 }
