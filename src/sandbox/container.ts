@@ -93,7 +93,7 @@ export function containerOptions(image: string, limits: SandboxLimits): Docker.C
   };
 }
 
-async function pingWithin(docker: Docker, ms: number): Promise<void> {
+export async function pingWithin(docker: Docker, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([

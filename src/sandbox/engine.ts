@@ -34,7 +34,7 @@ export function connect(socketPath?: string): Docker {
   return new Docker({ socketPath: socketPath ?? process.env.TTSD_DOCKER_SOCKET ?? '/var/run/docker.sock' });
 }
 
-export async function checkDaemon(docker: Docker): Promise<void> {
+export async function checkDaemon(docker: Docker, where?: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -44,7 +44,7 @@ export async function checkDaemon(docker: Docker): Promise<void> {
       }),
     ]);
   } catch (error) {
-    const socket = (docker.modem as { socketPath?: string }).socketPath ?? 'its socket';
+    const socket = where ?? (docker.modem as { socketPath?: string }).socketPath ?? 'its socket';
     throw new UserError(
       `Docker is not running (${socket}: ${(error as Error).message}): start it with \`bash scripts/setup-docker.sh\``,
     );
@@ -103,4 +103,26 @@ export async function ownContainers(docker: Docker): Promise<string[]> {
     filters: { label: [SANDBOX_LABEL, `${OWNER_PID_LABEL}=${process.pid}`] },
   });
   return containers.map((c) => c.Id);
+}
+
+/**
+ * Copies the image from one engine to another (docker save | docker load), e.g. from the host
+ * that built it to a fresh one; `docker load` keeps the tag and the grader label.
+ */
+export async function copyImage(from: Docker, to: Docker, image: string): Promise<void> {
+  const archive = (await from.getImage(image).get()) as NodeJS.ReadableStream;
+  const response = (await to.loadImage(archive)) as NodeJS.ReadableStream;
+  await new Promise<void>((resolve, reject) => {
+    to.modem.followProgress(response, (error: Error | null, output: { error?: string; errorDetail?: { message?: string } }[]) => {
+      const failed = error?.message ?? output?.find((o) => o.error)?.error;
+      if (failed) reject(new Error(failed));
+      else resolve();
+    });
+  });
+}
+
+/** What `ttsd sandbox doctor` shows for a host. */
+export async function hostFacts(docker: Docker): Promise<{ version: string; cpus: number; os: string; driver: string }> {
+  const [version, info] = await Promise.all([docker.version(), docker.info()]);
+  return { version: version.Version, cpus: info.NCPU, os: `${info.OperatingSystem ?? version.Os}`, driver: info.Driver };
 }
