@@ -6,7 +6,9 @@ import { UserError } from '../errors.js';
 import { submissionFromResponse } from '../feedback/extract.js';
 import { benchSandbox } from '../sandbox/bench.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
-import { checkDaemon, connect, defaultImage, imageState, SETUP_SCRIPT } from '../sandbox/engine.js';
+import { checkDaemon, defaultImage, hostFacts, imageState, SETUP_SCRIPT } from '../sandbox/engine.js';
+import { hardeningProbe } from '../sandbox/hardening.js';
+import { localHost, openEndpoint, parseHosts, type Endpoint, type HostSpec } from '../sandbox/hosts.js';
 import type { GradeResult, Submission } from '../sandbox/types.js';
 import { loadTask } from '../tasks/index.js';
 import type { TestSelection } from '../tasks/types.js';
@@ -27,9 +29,12 @@ export function registerSandboxCommands(program: Command, bench: Command): void 
 
   sandbox
     .command('doctor')
-    .description('check everything the sandbox needs and say how to fix what is missing')
-    .action(async () => {
-      const problems = await doctor();
+    .description('check everything the sandbox needs on every Docker host and say how to fix what is missing')
+    .option('--docker-hosts <list>', 'comma-separated endpoints to check (unix:///path, tcp://host:port with DOCKER_CERT_PATH, ssh://user@host; =N ignored); default: the local engine')
+    .action(async (flags: { dockerHosts?: string }) => {
+      const hosts = flags.dockerHosts === undefined ? null : parseHosts(flags.dockerHosts.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+      if (hosts !== null && hosts.length === 0) throw new UserError('--docker-hosts lists no host');
+      const problems = await doctor(hosts);
       if (problems > 0) throw new UserError(`${problems} problem(s) found`, 1);
     });
 
@@ -106,7 +111,7 @@ function summary(id: string, result: GradeResult): string {
   return lines.join('\n') + '\n';
 }
 
-async function doctor(): Promise<number> {
+async function doctor(hosts: HostSpec[] | null): Promise<number> {
   let problems = 0;
   const report = (ok: boolean, what: string, fix: string) => {
     if (!ok) problems++;
@@ -114,38 +119,79 @@ async function doctor(): Promise<number> {
   };
   const has = async (cmd: string) => (await execa('sh', ['-c', `command -v ${cmd}`], { reject: false })).exitCode === 0;
   report(await has('docker'), 'docker CLI', 'apt-get install docker.io (or bash scripts/setup-docker.sh as root)');
-  report(await has('dockerd'), 'Docker engine (dockerd)', 'apt-get install docker.io (or bash scripts/setup-docker.sh as root)');
-  report(await has('mmdebstrap'), 'mmdebstrap (offline image build)', 'apt-get install mmdebstrap, or build with `ttsd sandbox build --registry`');
-  const docker = connect();
-  const running = await checkDaemon(docker).then(
-    () => true,
-    () => false,
-  );
-  report(running, 'Docker engine running', 'bash scripts/setup-docker.sh');
-  if (!running) return problems;
-  const imageName = defaultImage();
-  const image = await imageState(docker, imageName);
-  report(image.state === 'current', `sandbox image ${imageName} (${image.state})`, 'ttsd sandbox build');
-  if (image.state !== 'current') return problems;
-  const grader = await DockerGrader.create({ concurrency: 1 });
-  try {
-    const task = {
-      id: 'doctor',
-      title: 'doctor',
-      content: '',
-      platform: 'ttsd',
-      contestId: '',
-      contestDate: '',
-      difficulty: 'easy' as const,
-      starterCode: '',
-      publicTests: [{ input: '2 3\n', output: '5\n', testtype: 'stdin' as const }],
-      privateTests: [],
-      metadata: {},
-    };
-    const result = await grader.grade(task, { code: 'a, b = map(int, input().split())\nprint(a + b)' });
-    report(result.verdict === 'accepted', `a sample program grades as accepted (${result.verdict}, ${result.timingMs} ms)`, 'ttsd sandbox build --force');
-  } finally {
-    await grader.close();
+  if (hosts === null) {
+    // The local engine: it can be installed and built here.
+    report(await has('dockerd'), 'Docker engine (dockerd)', 'apt-get install docker.io (or bash scripts/setup-docker.sh as root)');
+    report(await has('mmdebstrap'), 'mmdebstrap (offline image build)', 'apt-get install mmdebstrap, or build with `ttsd sandbox build --registry`');
+  }
+  if (hosts?.some((h) => h.kind === 'ssh')) report(await has('ssh'), 'ssh client (ssh:// hosts)', 'apt-get install openssh-client');
+  for (const spec of hosts ?? [localHost()]) {
+    if (hosts !== null) process.stdout.write(`host     ${spec.endpoint}\n`);
+    await doctorHost(spec, report);
   }
   return problems;
 }
+
+/** One host: reachable (version, CPUs), the image, the hardening probe, a sample grade, the time limit. */
+async function doctorHost(spec: HostSpec, report: (ok: boolean, what: string, fix: string) => void): Promise<void> {
+  let endpoint: Endpoint;
+  try {
+    endpoint = await openEndpoint(spec);
+  } catch (error) {
+    report(false, `${spec.endpoint} reachable (${(error as Error).message})`, spec.kind === 'ssh' ? 'check `ssh` to the host works without a password prompt' : 'check the endpoint and DOCKER_CERT_PATH');
+    return;
+  }
+  try {
+    const docker = endpoint.docker;
+    const running = await checkDaemon(docker, spec.endpoint).then(
+      () => null,
+      (error: Error) => error.message,
+    );
+    if (running !== null) {
+      report(false, spec.kind === 'unix' && spec.socketPath === localHost().socketPath ? 'Docker engine running' : `${spec.endpoint} reachable (${running})`, spec.kind === 'unix' ? 'bash scripts/setup-docker.sh' : 'start Docker on that host');
+      return;
+    }
+    const facts = await hostFacts(docker);
+    report(true, `Docker engine running: ${facts.version}, ${facts.cpus} CPUs, ${facts.driver}${spec.concurrency ? `, concurrency ${spec.concurrency}` : ''}`, '');
+    const imageName = defaultImage();
+    const image = await imageState(docker, imageName);
+    report(
+      image.state === 'current',
+      `sandbox image ${imageName} (${image.state})`,
+      spec.kind === 'unix' ? 'ttsd sandbox build' : 'a run with --docker-hosts loads it from a host that has it (docker save | docker load); or build it there',
+    );
+    if (image.state !== 'current') return;
+    const grader = await DockerGrader.create({ hosts: [{ ...spec, concurrency: 1 }], log: () => {} });
+    try {
+      const probe = hardeningProbe(grader.limits);
+      const hardened = await grader.grade(probe.task, { code: probe.code });
+      report(
+        hardened.verdict === 'accepted',
+        `hardening: non-root, no capabilities, no-new-privileges, no network, read-only root, /tmp, memory/pids/cpu/file limits (${hardened.verdict === 'accepted' ? 'all hold' : (hardened.lcb.output ?? hardened.verdict)})`,
+        'this engine ignores container limits: check its cgroup setup (docker info warnings)',
+      );
+      const sum = await grader.grade(SAMPLE_TASK, { code: 'a, b = map(int, input().split())\nprint(a + b)' });
+      report(sum.verdict === 'accepted', `a sample program grades as accepted (${sum.verdict}, ${sum.timingMs} ms)`, 'ttsd sandbox build --force');
+      const endless = await grader.grade(SAMPLE_TASK, { code: 'while True:\n    pass\n' }, { timeoutSeconds: 1 });
+      report(endless.verdict === 'time_limit', `a program that never ends is stopped at the time limit (${endless.verdict})`, 'ttsd sandbox build --force');
+    } finally {
+      await grader.close();
+    }
+  } finally {
+    await endpoint.close();
+  }
+}
+
+const SAMPLE_TASK = {
+  id: 'doctor',
+  title: 'doctor',
+  content: '',
+  platform: 'ttsd',
+  contestId: '',
+  contestDate: '',
+  difficulty: 'easy' as const,
+  starterCode: '',
+  publicTests: [{ input: '2 3\n', output: '5\n', testtype: 'stdin' as const }],
+  privateTests: [],
+  metadata: {},
+};
