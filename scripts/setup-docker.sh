@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Docker engine + the ttsd Python sandbox image, on a Debian machine as root, with no container
 # registry needed:
-#   1. install docker.io + mmdebstrap if missing (apt);
+#   1. install docker.io + mmdebstrap if missing (apt); openssh-server and openssl too: the tests
+#      of ssh:// and tcp+TLS Docker hosts run a local sshd and a second dockerd with TLS;
 #   2. start dockerd without systemd (no iptables, no bridge: sandboxes run with --network=none)
 #      and poll until it answers;
 #   3. build the base image offline: an mmdebstrap rootfs tar (cached under $TTSD_CACHE, keyed by
@@ -39,6 +40,8 @@ flock -w 900 9 || die "another setup-docker.sh has held $TTSD_CACHE/sandbox/.set
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 [ "$registry" = 1 ] || command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "need root to install ${need[*]}"
   say "apt-get install ${need[*]}"

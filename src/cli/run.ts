@@ -18,7 +18,7 @@ import { startRealServices } from '../run/real-services.js';
 import { RunStore } from '../run/store.js';
 
 /** Machine settings a resumed run may change; everything else is fixed by the run event. */
-const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells', 'gpu', 'gpuLayers'];
+const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells', 'gpu', 'gpuLayers', 'dockerHosts'];
 
 /** `--config` plus one flag per search setting: `ttsd run` and `ttsd bench search` take the same ones. */
 function addSearchSettings(command: Command): void {

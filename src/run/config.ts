@@ -2,6 +2,7 @@ import os from 'node:os';
 import { UserError } from '../errors.js';
 import { ALL_LORA_TARGETS } from '../model/lora.js';
 import { MULTI_TURN_TEMPLATES, type MultiTurnTemplate } from '../prompts/index.js';
+import { parseHosts } from '../sandbox/hosts.js';
 import { strategyByName } from '../strategies/index.js';
 import type { Divergence } from '../trainer/types.js';
 
@@ -51,7 +52,9 @@ export interface RunConfig {
   /** Model layers on the GPU: a count or 'max' (all of them). */
   gpuLayers: number | 'max';
   threads: number;
-  concurrency: number; // parallel gradings
+  concurrency: number; // parallel gradings on the local engine
+  /** Docker hosts grading the attempts (unix://, tcp:// with TLS, ssh://; each `=N`); [] = the local engine. Machine-specific. */
+  dockerHosts: string[];
   parallelCells: number; // cells interleaved so sampler, graders and trainer overlap
 }
 
@@ -160,9 +163,16 @@ export const OPTION_SPECS: OptionSpec[] = [
   { flag: '--gpu <mode>', key: 'gpu', description: `sampling device: ${GPU_MODES.join(' | ')} (auto: a GPU node-llama-cpp finds, else the CPU; cuda also builds and trains with the CUDA trainer)`, parse: oneOf(GPU_MODES, { cpu: 'off', none: 'off', false: 'off' }), defaultValue: () => 'auto' },
   { flag: '--gpu-layers <n|max>', key: 'gpuLayers', description: 'model layers on the GPU (sampler, and the CUDA trainer): a count or max', parse: gpuLayers, defaultValue: () => 'max' },
   { flag: '--threads <n>', key: 'threads', description: 'CPU threads for sampling and training', parse: int(1, 1024), defaultValue: () => os.availableParallelism() },
-  { flag: '--concurrency <n>', key: 'concurrency', description: 'sandboxes grading in parallel', parse: int(1, 256), defaultValue: () => 2 },
+  { flag: '--concurrency <n>', key: 'concurrency', description: 'sandboxes grading in parallel on the local engine (with --docker-hosts: each host\'s own =N or CPU count)', parse: int(1, 256), defaultValue: () => 2 },
+  { flag: '--docker-hosts <list>', key: 'dockerHosts', description: 'Docker hosts that grade, comma-separated: unix:///path.sock, tcp://host:port (TLS from DOCKER_CERT_PATH), ssh://user@host[:port] (one tunnel each); each =N for its concurrency (default: its CPU count); default: the local engine', parse: dockerHosts, defaultValue: () => [] },
   { flag: '--parallel-cells <n>', key: 'parallelCells', description: '(task, strategy, seed) cells interleaved so sampler, graders and trainer overlap', parse: int(1, 64), defaultValue: () => 2 },
 ];
+
+function dockerHosts(value: unknown, name: string): string[] {
+  const hosts = list(value);
+  parseHosts(hosts, name); // one line for the first bad endpoint
+  return hosts;
+}
 
 function loraTargets(value: unknown, name: string): string[] {
   const targets = list(value);

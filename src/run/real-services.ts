@@ -72,7 +72,8 @@ export async function startRealServices(config: RunConfig, options: RealServices
     if (options.needsTrainer && !process.env.TTSD_TRAINER_EXE) {
       await buildTrainer({ cuda: devices.trainer === 'cuda', log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
     }
-    grader = await DockerGrader.create({ concurrency: config.concurrency });
+    // --docker-hosts: each host's own concurrency; otherwise the local engine with --concurrency.
+    grader = await DockerGrader.create(config.dockerHosts.length > 0 ? { hosts: config.dockerHosts } : { concurrency: config.concurrency });
   } catch (error) {
     await sampler.dispose();
     throw error;
