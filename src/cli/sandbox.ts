@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import { submissionFromResponse } from '../feedback/extract.js';
-import { benchSandbox } from '../sandbox/bench.js';
+import { benchHosts, benchSandbox } from '../sandbox/bench.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
 import { checkDaemon, defaultImage, hostFacts, imageState, SETUP_SCRIPT } from '../sandbox/engine.js';
 import { hardeningProbe } from '../sandbox/hardening.js';
@@ -68,9 +68,14 @@ export function registerSandboxCommands(program: Command, bench: Command): void 
     .description('sandbox latency vs bare python3, and attempts/s at concurrency 1 and 2')
     .option('--runs <n>', 'latency samples per side', '10')
     .option('--attempts <n>', 'attempts per throughput measurement', '12')
+    .option('--docker-hosts <list>', 'instead: attempts/s spread over these Docker hosts vs the same slots on the first one alone')
     .option('--json', 'print one JSON object')
-    .action(async (flags: { runs: string; attempts: string; json?: boolean }) => {
-      const result = await benchSandbox(positiveInt(flags.runs, '--runs'), positiveInt(flags.attempts, '--attempts'));
+    .action(async (flags: { runs: string; attempts: string; dockerHosts?: string; json?: boolean }) => {
+      const hosts = flags.dockerHosts === undefined ? null : flags.dockerHosts.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      if (hosts !== null) parseHosts(hosts);
+      const result = hosts
+        ? await benchHosts(hosts, positiveInt(flags.attempts, '--attempts'))
+        : await benchSandbox(positiveInt(flags.runs, '--runs'), positiveInt(flags.attempts, '--attempts'));
       if (flags.json) process.stdout.write(JSON.stringify(result) + '\n');
       else for (const [key, value] of Object.entries(result)) process.stdout.write(`${key.padEnd(20)} ${value}\n`);
     });

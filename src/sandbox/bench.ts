@@ -9,6 +9,7 @@ import { UserError } from '../errors.js';
 import type { Task } from '../tasks/types.js';
 import { DockerGrader } from './docker-grader.js';
 import { SANDBOX_DIR } from './engine.js';
+import { parseHost } from './hosts.js';
 import { EventReader, newNonce, type GraderJob } from './protocol.js';
 
 export interface SandboxBench {
@@ -120,4 +121,57 @@ export async function benchSandbox(runs = 10, throughputAttempts = 12): Promise<
     load_avg_1m_before: round(loadBefore, 2),
     load_avg_1m_after: round(os.loadavg()[0], 2),
   };
+}
+
+export interface HostsBench {
+  hosts: string[];
+  /** Slots per host; the one-host side gets their sum on the first host. */
+  slots: number[];
+  attempts: number;
+  attempts_per_s_first_host: number;
+  attempts_per_s_all_hosts: number;
+  all_accepted: boolean;
+  cores: number;
+  load_avg_1m_before: number;
+  load_avg_1m_after: number;
+}
+
+/**
+ * `ttsd bench sandbox --docker-hosts A,B,...`: attempts/s spread over the hosts vs the same
+ * number of slots on the first host alone, in A-B-B-A order (each side averaged) so drift in
+ * the machine's load hits both alike.
+ */
+export async function benchHosts(hosts: string[], attempts: number): Promise<HostsBench> {
+  const loadBefore = os.loadavg()[0];
+  const all = await DockerGrader.create({ hosts, log: () => {} });
+  const slots = all.hostStats().map((h) => h.slots);
+  const first = await DockerGrader.create({ hosts: [{ ...parseHost(hosts[0]), concurrency: slots.reduce((a, b) => a + b, 0) }], log: () => {} });
+  let accepted = true;
+  const rate = async (grader: DockerGrader) => {
+    const started = performance.now();
+    const results = await Promise.all(Array.from({ length: attempts }, () => grader.grade(BENCH_TASK, { code: BENCH_CODE })));
+    accepted &&= results.every((r) => r.verdict === 'accepted');
+    return attempts / ((performance.now() - started) / 1000);
+  };
+  try {
+    await rate(all); // warm-up: the first container start on each host is slower
+    const a1 = await rate(first);
+    const b1 = await rate(all);
+    const b2 = await rate(all);
+    const a2 = await rate(first);
+    const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+    return {
+      hosts,
+      slots,
+      attempts,
+      attempts_per_s_first_host: round((a1 + a2) / 2),
+      attempts_per_s_all_hosts: round((b1 + b2) / 2),
+      all_accepted: accepted,
+      cores: os.availableParallelism(),
+      load_avg_1m_before: round(loadBefore),
+      load_avg_1m_after: round(os.loadavg()[0]),
+    };
+  } finally {
+    await Promise.all([all.close(), first.close()]);
+  }
 }
