@@ -163,7 +163,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
     sampler: ratio(sampler.meter.busyMs, wall),
     grader: ratio(grader.meter.busyMs, wall),
     trainer: ratio(trainMeter.busyMs, wall),
-    grader_concurrency: config.concurrency,
+    grader_concurrency: services.grader.slots ?? config.concurrency, // over every --docker-hosts host
   };
   store.append(utilisation);
   const attempts = countRecorded(history);

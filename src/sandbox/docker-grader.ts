@@ -161,6 +161,10 @@ export class DockerGrader implements Grader {
     return this.hosts[0].docker;
   }
 
+  get slots(): number {
+    return this.hosts.reduce((sum, h) => sum + h.slots, 0);
+  }
+
   hostStats(): HostStats[] {
     return this.hosts.map((h) => ({ endpoint: h.name, up: h.up, slots: h.slots, active: h.active, graded: h.graded, rerouted: h.rerouted }));
   }

@@ -44,6 +44,8 @@ export interface GradeOptions {
 
 /** Grades submissions against a task's tests. The Docker implementation is the real one. */
 export interface Grader {
+  /** Containers at once over all its Docker hosts (absent: a grader without such slots). */
+  readonly slots?: number;
   grade(task: Task, submission: Submission, options?: GradeOptions): Promise<GradeResult>;
   close(): Promise<void>;
 }
