@@ -12,7 +12,8 @@
 # Every step is skipped when its result already exists. Fails loudly (non-zero, one clear line).
 # The image is ttsd-sandbox-python:g<first 12 hex of sha256(grader.py)> (TTSD_SANDBOX_IMAGE overrides).
 # Options: --force (rebuild the image even if current), --registry (build FROM debian:bookworm-slim
-# through a registry instead of the offline rootfs).
+# through a registry instead of the offline rootfs). With DOCKER_HOST set, the image is built on
+# that engine (the rootfs is made here and imported there); no local dockerd is started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -49,7 +50,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # --- 2. engine ---------------------------------------------------------------------------------
-if ! docker version >/dev/null 2>&1; then
+if [ -n "${DOCKER_HOST:-}" ]; then
+  # Another engine (`ttsd sandbox build --docker-hosts`): build there, never start one here.
+  docker version >/dev/null 2>&1 || die "Docker at $DOCKER_HOST does not answer"
+elif ! docker version >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || die "Docker is not running and only root can start dockerd"
   say "starting dockerd (log: $DOCKERD_LOG)"
   # setsid + nohup: the daemon must outlive this script and the CI step that ran it.

@@ -21,10 +21,27 @@ export function registerSandboxCommands(program: Command, bench: Command): void 
     .description('start the Docker engine if needed and build the sandbox image (offline by default)')
     .option('--force', 'rebuild the image even when it is current')
     .option('--registry', 'build FROM debian:bookworm-slim through a registry instead of an offline rootfs')
-    .action(async (flags: { force?: boolean; registry?: boolean }) => {
+    .option('--docker-hosts <list>', 'build on these Docker hosts instead of the local engine (the rootfs is made here)')
+    .action(async (flags: { force?: boolean; registry?: boolean; dockerHosts?: string }) => {
       const args = [SETUP_SCRIPT, ...(flags.force ? ['--force'] : []), ...(flags.registry ? ['--registry'] : [])];
-      const { exitCode } = await execa('bash', args, { stdio: 'inherit', reject: false });
-      if (exitCode !== 0) throw new UserError(`sandbox build failed (exit ${exitCode}); see the lines above`);
+      if (flags.dockerHosts === undefined) {
+        const { exitCode } = await execa('bash', args, { stdio: 'inherit', reject: false });
+        if (exitCode !== 0) throw new UserError(`sandbox build failed (exit ${exitCode}); see the lines above`);
+        return;
+      }
+      const hosts = parseHosts(splitList(flags.dockerHosts));
+      if (hosts.length === 0) throw new UserError('--docker-hosts lists no host');
+      for (const spec of hosts) {
+        const endpoint = await openEndpoint(spec);
+        try {
+          // The docker CLI reaches the host as ttsd does (tcp: TLS from DOCKER_CERT_PATH; ssh: through the tunnel).
+          const env = { DOCKER_HOST: endpoint.dockerHost, ...(spec.kind === 'tcp' && { DOCKER_TLS_VERIFY: '1' }) };
+          const { exitCode } = await execa('bash', args, { stdio: 'inherit', reject: false, env });
+          if (exitCode !== 0) throw new UserError(`sandbox build on ${spec.endpoint} failed (exit ${exitCode}); see the lines above`);
+        } finally {
+          await endpoint.close();
+        }
+      }
     });
 
   sandbox
@@ -32,7 +49,7 @@ export function registerSandboxCommands(program: Command, bench: Command): void 
     .description('check everything the sandbox needs on every Docker host and say how to fix what is missing')
     .option('--docker-hosts <list>', 'comma-separated endpoints to check (unix:///path, tcp://host:port with DOCKER_CERT_PATH, ssh://user@host; =N ignored); default: the local engine')
     .action(async (flags: { dockerHosts?: string }) => {
-      const hosts = flags.dockerHosts === undefined ? null : parseHosts(flags.dockerHosts.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+      const hosts = flags.dockerHosts === undefined ? null : parseHosts(splitList(flags.dockerHosts));
       if (hosts !== null && hosts.length === 0) throw new UserError('--docker-hosts lists no host');
       const problems = await doctor(hosts);
       if (problems > 0) throw new UserError(`${problems} problem(s) found`, 1);
@@ -71,7 +88,7 @@ export function registerSandboxCommands(program: Command, bench: Command): void 
     .option('--docker-hosts <list>', 'instead: attempts/s spread over these Docker hosts vs the same slots on the first one alone')
     .option('--json', 'print one JSON object')
     .action(async (flags: { runs: string; attempts: string; dockerHosts?: string; json?: boolean }) => {
-      const hosts = flags.dockerHosts === undefined ? null : flags.dockerHosts.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const hosts = flags.dockerHosts === undefined ? null : splitList(flags.dockerHosts);
       if (hosts !== null) parseHosts(hosts);
       const result = hosts
         ? await benchHosts(hosts, positiveInt(flags.attempts, '--attempts'))
@@ -80,6 +97,12 @@ export function registerSandboxCommands(program: Command, bench: Command): void 
       else for (const [key, value] of Object.entries(result)) process.stdout.write(`${key.padEnd(20)} ${value}\n`);
     });
 }
+
+const splitList = (text: string) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 
 function positiveInt(text: string, name: string): number {
   const n = Number(text);

@@ -108,6 +108,8 @@ export interface EndpointOptions {
 export interface Endpoint {
   readonly spec: HostSpec;
   readonly docker: Docker;
+  /** DOCKER_HOST for the docker CLI to reach the same engine (ssh: the tunnel's local socket). */
+  readonly dockerHost: string;
   reconnect(): Promise<void>;
   close(): Promise<void>;
 }
@@ -115,7 +117,7 @@ export interface Endpoint {
 export async function openEndpoint(spec: HostSpec, options: EndpointOptions = {}): Promise<Endpoint> {
   if (spec.kind === 'unix') {
     const docker = new Docker({ socketPath: spec.socketPath });
-    return { spec, docker, reconnect: async () => {}, close: async () => {} };
+    return { spec, docker, dockerHost: `unix://${spec.socketPath}`, reconnect: async () => {}, close: async () => {} };
   }
   if (spec.kind === 'tcp') {
     const certPath = options.certPath ?? process.env.DOCKER_CERT_PATH;
@@ -128,12 +130,12 @@ export async function openEndpoint(spec: HostSpec, options: EndpointOptions = {}
       }
     };
     const docker = new Docker({ host: spec.host, port: spec.port, protocol: 'https', ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') });
-    return { spec, docker, reconnect: async () => {}, close: async () => {} };
+    return { spec, docker, dockerHost: `tcp://${spec.host}:${spec.port}`, reconnect: async () => {}, close: async () => {} };
   }
   const tunnel = new SshTunnel(spec, options.sshArgs ?? []);
   await tunnel.open();
   const docker = new Docker({ socketPath: tunnel.localSocket });
-  return { spec, docker, reconnect: () => tunnel.open(), close: () => tunnel.close() };
+  return { spec, docker, dockerHost: `unix://${tunnel.localSocket}`, reconnect: () => tunnel.open(), close: () => tunnel.close() };
 }
 
 const TUNNEL_START_MS = 20_000;

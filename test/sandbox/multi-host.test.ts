@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { DockerGrader } from '../../src/sandbox/docker-grader.js';
-import { defaultImage, imageState, ownContainers } from '../../src/sandbox/engine.js';
+import { connect, defaultImage, imageState, ownContainers } from '../../src/sandbox/engine.js';
 import { hardeningProbe } from '../../src/sandbox/hardening.js';
 import { localHost } from '../../src/sandbox/hosts.js';
 import type { GradeResult, Submission } from '../../src/sandbox/types.js';
@@ -194,4 +194,15 @@ describe('several Docker hosts', () => {
     }
     expect(exitCode).toBe(0);
   }, 120_000);
+
+  it('`ttsd sandbox build --docker-hosts` builds the image on that host from the offline rootfs', async () => {
+    await second.docker.getImage(defaultImage()).remove({ force: true }).catch(() => {});
+    expect((await imageState(second.docker, defaultImage())).state).toBe('missing');
+    const { stdout, exitCode } = await execa('node', ['bin/ttsd.js', 'sandbox', 'build', '--docker-hosts', second.endpoint], { reject: false, all: true });
+    expect(exitCode, stdout).toBe(0);
+    expect(stdout).toMatch(/setup-docker: docker build ttsd-sandbox-python:g[0-9a-f]{12} FROM /);
+    expect((await imageState(second.docker, defaultImage())).state).toBe('current');
+    // The local engine was left as it was: only the second one was built on.
+    expect((await imageState(connect(), defaultImage())).state).toBe('current');
+  }, 180_000);
 });
