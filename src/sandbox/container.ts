@@ -109,7 +109,7 @@ export async function pingWithin(docker: Docker, ms: number): Promise<void> {
 
 function daemonLost(error: unknown): UserError {
   const detail = error instanceof Error ? error.message : String(error);
-  return new UserError(`lost the Docker daemon while grading (${detail}); is it still running? (bash scripts/setup-docker.sh)`);
+  return new UserError(`Docker failed while grading (${detail}); is it still running? (bash scripts/setup-docker.sh)`);
 }
 
 /**

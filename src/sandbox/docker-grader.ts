@@ -24,6 +24,8 @@ const DEFAULT_HOST_DOWN_WAIT_MS = 120_000;
 const DEFAULT_PING_INTERVAL_MS = 5_000;
 const PROGRESS_EVERY_MS = 10_000;
 const HEALTH_PING_MS = 5_000;
+/** Beyond this many Docker failures under one attempt, the failure is the attempt's own. */
+const MAX_FAILURES_PER_ATTEMPT = 5;
 
 export interface DockerGraderOptions {
   image?: string;
@@ -89,6 +91,8 @@ class Host {
 
 interface Waiting {
   job: GraderJob;
+  /** Docker failures under this attempt so far (host deaths included). */
+  failures: number;
   wallMs: number;
   resolve: (value: { run: ContainerRun; removal: Promise<void> }) => void;
   reject: (error: unknown) => void;
@@ -204,7 +208,7 @@ export class DockerGrader implements Grader {
   private submit(job: GraderJob, wallMs: number): Promise<{ run: ContainerRun; removal: Promise<void> }> {
     if (this.failure && !this.hosts.some((h) => h.up)) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.waiting.push({ job, wallMs, resolve, reject });
+      this.waiting.push({ job, wallMs, failures: 0, resolve, reject });
       this.pump();
     });
   }
@@ -235,16 +239,23 @@ export class DockerGrader implements Grader {
         this.pump();
       },
       async (error: unknown) => {
-        // Docker failed under this attempt: if the host still answers, the failure is real and
-        // the attempt's; otherwise the host is gone and the attempt is graded elsewhere.
+        // Docker failed under this attempt. If its host no longer answers, the host is taken out.
+        // Either way the attempt runs again (first in line: it has waited longest): a daemon
+        // restarted quickly answers pings yet dropped the attempt's connections. Only an attempt
+        // that keeps failing is a real error.
         const pingError = host.up ? await pingWithin(host.docker, HEALTH_PING_MS).then(() => null, (e: unknown) => e) : null;
         host.active--;
-        if (host.up && pingError === null) {
-          item.reject(error);
-        } else {
+        item.failures++;
+        const gone = !host.up || pingError !== null;
+        if (gone) {
           host.rerouted++;
           this.markDown(host, pingError === null ? host.downReason : firstLine(pingError));
-          this.waiting.unshift(item); // first in line: it has waited longest
+        }
+        if (item.failures > MAX_FAILURES_PER_ATTEMPT) {
+          item.reject(error);
+        } else {
+          if (!gone) this.log(`grader: Docker failed under an attempt on ${host.name} (${firstLine(error)}); running it again`);
+          this.waiting.unshift(item);
         }
         this.pump();
       },

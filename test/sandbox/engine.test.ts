@@ -49,6 +49,26 @@ describe('clear errors when a part is missing', () => {
   });
 });
 
+describe('a Docker failure on a host that answers', () => {
+  it('runs the attempt again, then reports the failure in one line once it keeps failing', async () => {
+    const tag = `gone-${process.pid}`;
+    await docker.getImage(defaultImage()).tag({ repo: 'ttsd-test-gone', tag });
+    const lines: string[] = [];
+    const grader = await DockerGrader.create({ image: `ttsd-test-gone:${tag}`, concurrency: 1, log: (l) => lines.push(l) });
+    try {
+      await docker.getImage(`ttsd-test-gone:${tag}`).remove(); // only the tag: the image stays
+      const error = await grader.grade(stdinTask([['1\n', '1\n']]), { code: 'print(1)' }).catch((e) => e);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toMatch(/^Docker failed while grading \(.*No such image.*\); is it still running\?/);
+      expect(lines).toHaveLength(5);
+      expect(lines[0]).toMatch(/^grader: Docker failed under an attempt on unix:\/\/\/var\/run\/docker\.sock \(.*No such image.*\); running it again$/);
+    } finally {
+      await grader.close();
+      await docker.getImage(`ttsd-test-gone:${tag}`).remove().catch(() => {});
+    }
+  });
+});
+
 describe('orphaned containers', () => {
   it('containers of dead ttsd processes are swept, those of live ones are kept', async () => {
     const deadPid = spawnSync('true').pid!; // has exited by now
