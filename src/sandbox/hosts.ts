@@ -133,7 +133,12 @@ export async function openEndpoint(spec: HostSpec, options: EndpointOptions = {}
     return { spec, docker, dockerHost: `tcp://${spec.host}:${spec.port}`, reconnect: async () => {}, close: async () => {} };
   }
   const tunnel = new SshTunnel(spec, options.sshArgs ?? []);
-  await tunnel.open();
+  try {
+    await tunnel.open();
+  } catch (error) {
+    await tunnel.close(); // its temp dir
+    throw error;
+  }
   const docker = new Docker({ socketPath: tunnel.localSocket });
   return { spec, docker, dockerHost: `unix://${tunnel.localSocket}`, reconnect: () => tunnel.open(), close: () => tunnel.close() };
 }

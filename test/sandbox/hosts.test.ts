@@ -126,5 +126,6 @@ describe('ssh:// through a real sshd', () => {
     const error = await DockerGrader.create({ hosts: [`ssh://nobody@127.0.0.1:${sshd.port}`], endpoint: { sshArgs: sshd.clientArgs } }).catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
     expect(error.message).toMatch(new RegExp(`^ssh://nobody@127.0.0.1:${sshd.port}: cannot open the ssh tunnel \\(.*Permission denied`));
+    expect(tunnels()).toEqual([]);
   }, 30_000);
 });
