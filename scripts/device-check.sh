@@ -17,6 +17,7 @@
 #   --bench-shapes A,B   random Qwen shapes to bench, smallest first (default qwen2.5-0.5b,qwen3-8b)
 #   --bench-tokens N     tokens of a bench step (default 8192)     --bench-type f16|f32 (default f16)
 #   --compare-shape S    model of the CPU/CUDA comparison (default small)   --threads N   --jobs N
+#   --keep-models        keep the written models under OUT/models (they are deleted after their bench)
 # Every step prints one line; a failure prints one line (on stderr) and exits non-zero.
 set -euo pipefail
 
@@ -77,7 +78,7 @@ fi
 [ -f "$here/manifest.json" ] && [ -d "$here/llama.cpp" ] || fail "not inside an unpacked bundle; make one with: bash scripts/device-check.sh --bundle OUT.tar.gz"
 
 out="$PWD/device-check-out" cpu_only=0 cpu_trainer="" cuda_trainer="" budget=600 jobs="$(nproc)" threads="$(nproc)"
-bench_shapes="" bench_tokens="" bench_type="" compare_shape=""
+bench_shapes="" bench_tokens="" bench_type="" compare_shape="" keep_models=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -91,6 +92,7 @@ while [ $# -gt 0 ]; do
     --bench-tokens) bench_tokens="$2"; shift 2 ;;
     --bench-type) bench_type="$2"; shift 2 ;;
     --compare-shape) compare_shape="$2"; shift 2 ;;
+    --keep-models) keep_models=1; shift ;;
     *) fail "unknown option $1 (see the header of device-check.sh)" ;;
   esac
 done
@@ -175,4 +177,5 @@ args=(--bundle "$here" --out "$out" --devices "$devices" --cpu-trainer "$cpu_tra
 [ -n "$bench_tokens" ] && args+=(--bench-tokens "$bench_tokens")
 [ -n "$bench_type" ] && args+=(--bench-type "$bench_type")
 [ -n "$compare_shape" ] && args+=(--compare-shape "$compare_shape")
+[ "$keep_models" = 1 ] && args+=(--keep-models)
 exec python3 "$here/driver/check.py" "${args[@]}"

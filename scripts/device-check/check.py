@@ -154,7 +154,7 @@ def run_compare(args, gguf, manifest, out: str, deadline: Deadline, report: dict
     model_path, facts = ensure_model(args, gguf, out, args.compare_shape, "f32")
     say(f"compare model: {args.compare_shape} qwen2 f32, {facts['params'] / 1e6:.1f}M parameters, written in {time.time() - t0:.1f}s")
     tol = SAME_DEVICE_TOLERANCE if devices[0] == devices[1] else CROSS_DEVICE_TOLERANCE
-    section = {"devices": devices, "model": facts, "tolerance": tol, "steps": [], "ok": False}
+    section = {"devices": devices, "model": dict(facts, path=model_path), "tolerance": tol, "steps": [], "ok": False}
     report["compare"] = section
     # SGD with lr 0.1, no clipping or decay: B starts at 0, so after step 1 B = -0.1·grad and the
     # adapter comparison is a comparison of the gradients themselves (AdamW's first step would be
@@ -163,6 +163,11 @@ def run_compare(args, gguf, manifest, out: str, deadline: Deadline, report: dict
     config.update({"model": model_path, "loraRank": 8, "loraAlpha": 16, "optimizer": "sgd", "lr": 0.1,
                    "weightDecay": 0, "gradClip": 0, "ema": 0.1, "threads": args.threads, "seed": 7,
                    "maxTokens": 256, "measureKlAfter": True})
+    batches = compare_batches(facts["vocab"], seed=11)
+    # what the comparison ran, so that it can be replayed (the vitest test replays step 1 through
+    # the TypeScript client and expects the same numbers)
+    section["config"] = {k: v for k, v in config.items() if k != "model"}
+    section["batches"] = batches
     runs = []
     for i, device in enumerate(devices):
         cfg = dict(config, stateDir=os.path.join(out, "state", f"compare-{i}-{device}"), **device_config(device))
@@ -170,7 +175,9 @@ def run_compare(args, gguf, manifest, out: str, deadline: Deadline, report: dict
         t, info = start_trainer(exe, cfg, os.path.join(out, "logs", f"compare-{i}-{device}.log"), deadline)
         try:
             steps = []
-            for batch in compare_batches(info["nVocab"], seed=11):
+            if info["nVocab"] != facts["vocab"]:
+                raise RuntimeError(f"the trainer reads {info['nVocab']} tokens, the model was written with {facts['vocab']}")
+            for batch in batches:
                 r = t.send(encode_step(batch), min(300, deadline.left()))
                 steps.append({**{k: r.get(k) for k in (*SCALARS, "skipped", "ms", "tokens")},
                               "adapter": read_adapter(gguf, r["adapterPath"])})
