@@ -150,6 +150,9 @@ def compare_runs(runs: list[list[dict]], devices: list[str], tol: dict) -> tuple
 
 def run_compare(args, gguf, manifest, out: str, deadline: Deadline, report: dict) -> bool:
     devices = args.devices
+    if deadline.left() < 60:
+        raise RuntimeError(f"the builds left {max(0, deadline.left()):.0f}s of the budget; run the same command again "
+                           f"(the build trees under {out}/build-* are reused) or give a larger --budget-s")
     t0 = time.time()
     model_path, facts = ensure_model(args, gguf, out, args.compare_shape, "f32")
     say(f"compare model: {args.compare_shape} qwen2 f32, {facts['params'] / 1e6:.1f}M parameters, written in {time.time() - t0:.1f}s")
@@ -232,54 +235,116 @@ class GpuMemory:
             self._thread.join()
 
 
+def trainer_memory_bytes(shape: models.Shape, tokens: int, file_bytes: int) -> int:
+    """A LOWER bound on one training step's memory: src/run/lengths.ts trainerMemoryBytes, the same
+    formula (the test checks they agree): weights + body activations + every layer's attention
+    softmax, kept for the backward (no flash attention in training), over rows rounded up to 256."""
+    rows = -(-tokens // 256) * 256
+    body = shape.layers * rows * (4 * shape.hidden + 3 * shape.ffn) * 4
+    attention = shape.layers * shape.heads * rows * rows * 4
+    return file_bytes + body + attention
+
+
+def device_memory_bytes(device: str):
+    """What a trainer on `device` can use: the GPU's total memory (nvidia-smi), or the host's RAM."""
+    if device == "cuda":
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits", "-i", "0"],
+                                 capture_output=True, text=True, timeout=20).stdout
+            return int(out.strip().splitlines()[0]) * 2**20
+        except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+            return None
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def bench_lengths(args, shape: models.Shape, file_bytes: int, memory) -> tuple[list[int], dict]:
+    """The requested length and its halvings down to 256 tokens, those whose lower bound fits."""
+    lengths, t = [], args.bench_tokens
+    while t >= min(256, args.bench_tokens):
+        lengths.append(t)
+        t //= 2
+    bounds = {t: trainer_memory_bytes(shape, t, file_bytes) for t in lengths}
+    return [t for t in lengths if memory is None or bounds[t] <= memory], bounds
+
+
 def run_bench(args, gguf, manifest, out: str, deadline: Deadline, report: dict) -> int:
     device = args.devices[-1]
     exe = args.cuda_trainer if device == "cuda" else args.cpu_trainer
     results = report.setdefault("bench", [])
+    memory = device_memory_bytes(device)
+    n_vocab = len(models.read_tokenizer(gguf, args.vocab)["tokenizer.ggml.tokens"][0])
     done = 0
-    for shape in args.bench_shapes:
-        entry = {"shape": shape, "type": args.bench_type, "tokens": args.bench_tokens, "device": device, "ok": False}
+    for name in args.bench_shapes:
+        shape = models.SHAPES[name]
+        entry = {"shape": name, "type": args.bench_type, "requested_tokens": args.bench_tokens, "tokens": None, "device": device,
+                 "ok": False, "device_memory_gib": memory / 2**30 if memory else None, "attempts": []}
         results.append(entry)
-        if deadline.left() < args.bench_reserve_s:
-            entry["error"] = f"skipped: {deadline.left():.0f}s left of the budget"
-            say(f"bench {shape}: skipped, {deadline.left():.0f}s left of the budget")
+        file_bytes = models.n_params(shape, n_vocab) * (4 if args.bench_type == "f32" else 2)
+        fitting, bounds = bench_lengths(args, shape, file_bytes, memory)
+        entry["memory_lower_bound_gib"] = {str(t): round(b / 2**30, 1) for t, b in bounds.items()}
+        where = "the GPU" if device == "cuda" else "RAM"
+        if not fitting:
+            entry["error"] = f"even {min(bounds)} tokens need at least {bounds[min(bounds)] / 2**30:.1f} GiB, more than the {memory / 2**30:.1f} GiB of {where}"
+            say(f"bench {name}: skipped: {entry['error']}")
             continue
-        model_path = model_file(out, shape, args.bench_type)
-        trainer = None
+        if fitting[0] != args.bench_tokens:
+            say(f"bench {name}: {args.bench_tokens} tokens need at least {bounds[args.bench_tokens] / 2**30:.0f} GiB "
+                f"({shape.layers} layers x {shape.heads} heads of attention softmax kept for the backward, weights, activations), "
+                f"more than the {memory / 2**30:.0f} GiB of {where}: benching {fitting[0]} tokens instead")
+        model_path = model_file(out, name, args.bench_type)
         try:
-            t0 = time.time()
-            entry["model"] = ensure_model(args, gguf, out, shape, args.bench_type)[1]
-            entry["write_s"] = round(time.time() - t0, 1)
-            say(f"bench {shape}: {entry['model']['arch']} {args.bench_type}, {entry['model']['params'] / 1e9:.2f}B parameters, "
-                f"{entry['model']['bytes'] / 2**30:.1f} GiB, ready in {entry['write_s']}s")
-            config = load_trainer_defaults(manifest)
-            config.update({"model": model_path, "stateDir": os.path.join(out, "state", f"bench-{shape}"),
-                           "threads": args.threads, "maxTokens": args.bench_tokens, **device_config(device)})
-            with GpuMemory() as gpu:
-                t0 = time.time()
-                trainer, info = start_trainer(exe, config, os.path.join(out, "logs", f"bench-{shape}.log"), deadline)
-                entry["load_s"] = round(time.time() - t0, 1)
-                r = trainer.request({"cmd": "bench", "tokens": args.bench_tokens}, deadline.left() - 5)
-            r.pop("ok", None)
-            entry.update(r)
-            entry["gpu_baseline_mb"] = gpu.baseline
-            entry["peak_gpu_mb"] = gpu.peak
-            entry["ok"] = True
-            done += 1
-            gpu_text = f", peak GPU {gpu.peak} MiB (device total, {gpu.baseline} before)" if gpu.peak is not None else ""
-            say(f"bench {shape} at {args.bench_tokens} tokens on {device}: step {r['step_ms']:.0f} ms, forward {r['forward_ms']:.0f} ms "
-                f"(ratio {r['ratio']:.2f}), {r['tokens_per_s']:.0f} tokens/s, peak RSS {r['peak_rss_mb']:.0f} MiB{gpu_text}")
-        except (TrainerError, OSError, RuntimeError, ValueError) as e:
-            entry["error"] = str(e)
-            if trainer is not None:
-                entry["trainer_log_tail"] = trainer.stderr_tail(5)
-            say(f"bench {shape}: failed: {e}")
+            # a lower bound can fit and the step still not: then one more try at half the length
+            for tokens in fitting[:2]:
+                if deadline.left() < args.bench_reserve_s:
+                    entry["attempts"].append({"tokens": tokens, "error": f"skipped: {deadline.left():.0f}s left of the budget"})
+                    say(f"bench {name}: skipped, {deadline.left():.0f}s left of the budget")
+                    break
+                if bench_one(args, gguf, manifest, out, deadline, exe, device, name, tokens, model_path, entry):
+                    done += 1
+                    break
         finally:
-            if trainer is not None:
-                trainer.close()
             if os.path.exists(model_path) and not args.keep_models:
                 os.remove(model_path)
+        if not entry["ok"]:
+            entry["error"] = "; ".join(f"{a['tokens']} tokens: {a['error']}" for a in entry["attempts"])
     return done
+
+
+def bench_one(args, gguf, manifest, out, deadline, exe, device, name, tokens, model_path, entry) -> bool:
+    trainer = None
+    try:
+        if "model" not in entry:
+            t0 = time.time()
+            entry["model"] = ensure_model(args, gguf, out, name, args.bench_type)[1]
+            entry["write_s"] = round(time.time() - t0, 1)
+            say(f"bench {name}: {entry['model']['arch']} {args.bench_type}, {entry['model']['params'] / 1e9:.2f}B parameters, "
+                f"{entry['model']['bytes'] / 2**30:.1f} GiB, ready in {entry['write_s']}s")
+        config = load_trainer_defaults(manifest)
+        config.update({"model": model_path, "stateDir": os.path.join(out, "state", f"bench-{name}-{tokens}"),
+                       "threads": args.threads, "maxTokens": tokens, **device_config(device)})
+        with GpuMemory() as gpu:
+            t0 = time.time()
+            trainer, _info = start_trainer(exe, config, os.path.join(out, "logs", f"bench-{name}-{tokens}.log"), deadline)
+            load_s = round(time.time() - t0, 1)
+            r = trainer.request({"cmd": "bench", "tokens": tokens}, deadline.left() - 5)
+        r.pop("ok", None)
+        entry.update(r)
+        entry.update({"tokens": tokens, "load_s": load_s, "gpu_baseline_mb": gpu.baseline, "peak_gpu_mb": gpu.peak, "ok": True})
+        entry["attempts"].append({"tokens": tokens, "error": None})
+        gpu_text = f", peak GPU {gpu.peak} MiB (device total, {gpu.baseline} before)" if gpu.peak is not None else ""
+        say(f"bench {name} at {tokens} tokens on {device}: step {r['step_ms']:.0f} ms, forward {r['forward_ms']:.0f} ms "
+            f"(ratio {r['ratio']:.2f}), {r['tokens_per_s']:.0f} tokens/s, peak RSS {r['peak_rss_mb']:.0f} MiB{gpu_text}")
+        return True
+    except (TrainerError, OSError, RuntimeError, ValueError) as e:
+        attempt = {"tokens": tokens, "error": str(e)}
+        if trainer is not None:
+            attempt["trainer_log_tail"] = trainer.stderr_tail(5)
+        entry["attempts"].append(attempt)
+        say(f"bench {name} at {tokens} tokens: failed: {e}")
+        return False
+    finally:
+        if trainer is not None:
+            trainer.close()
 
 
 def machine_facts() -> dict:
@@ -307,12 +372,15 @@ def write_outputs(out: str, report: dict) -> None:
         for s in c["steps"]:
             lines.append(f"  step {s['step']}: rel diffs {', '.join(f'{k} {v:.2e}' for k, v in s['rel_diff'].items())}; adapter {s['adapter_rel_diff']:.2e}")
     for b in report.get("bench", []):
+        if b["ok"] and b["tokens"] != b["requested_tokens"]:
+            lines.append(f"bench {b['shape']}: {b['requested_tokens']} tokens need at least {b['memory_lower_bound_gib'][str(b['requested_tokens'])]} GiB "
+                         f"(lower bound), more than the device's {b['device_memory_gib']:.0f} GiB: benched at {b['tokens']}")
         if b["ok"]:
             gpu = f", peak GPU {b['peak_gpu_mb']} MiB" if b.get("peak_gpu_mb") is not None else ""
             lines.append(f"bench {b['shape']} {b['type']} at {b['tokens']} tokens on {b['device']}: step {b['step_ms']:.0f} ms, "
                          f"forward {b['forward_ms']:.0f} ms, {b['tokens_per_s']:.0f} tokens/s, peak RSS {b['peak_rss_mb']:.0f} MiB{gpu}")
         else:
-            lines.append(f"bench {b['shape']} {b['type']} at {b['tokens']} tokens on {b['device']}: {b.get('error')}")
+            lines.append(f"bench {b['shape']} {b['type']} at {b['requested_tokens']} tokens on {b['device']}: {b.get('error')}")
     if report.get("error"):
         lines.append(f"error: {report['error']}")
     with open(os.path.join(out, "summary.txt"), "w") as f:
@@ -349,6 +417,8 @@ def main() -> int:
     for sub in ("models", "state", "logs"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     deadline = Deadline(args.deadline)
+    gpus = report["machine"].get("gpus")
+    say(f"machine: {'; '.join(gpus) if gpus else 'no GPU (nvidia-smi)'}, {os.cpu_count()} CPUs, {max(0, deadline.left()):.0f}s of the budget left")
     code = 0
     try:
         if len(args.devices) != 2 or any(d not in ("cpu", "cuda") for d in args.devices):

@@ -125,8 +125,10 @@ def write_model(gguf, path: str, shape_name: str, dtype: str, vocab_file: str, s
         if pool is None:
             pool = rng.standard_normal(POOL_LENGTH, dtype=np.float32)
         start = int(rng.integers(POOL_LENGTH))
-        idx = (np.arange(n, dtype=np.int64) + start) % POOL_LENGTH
-        return pool[idx] * np.float32(std) + np.float32(mean)
+        data = np.resize(np.concatenate((pool[start:], pool[:start])), n)  # the pool repeated from `start`
+        data *= np.float32(std)
+        data += np.float32(mean)
+        return data
 
     # (name, numpy shape [n_out, n_in] or [n], std, mean, is_matrix): ggml's ne is the reverse
     specs: list[tuple[str, tuple[int, ...], float, float, bool]] = []

@@ -15,6 +15,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTrainer, cmakeFlags } from '../../src/trainer/build.js';
 import { defaultTrainerConfig } from '../../src/trainer/defaults.js';
+import { trainerMemoryBytes, type ModelShape } from '../../src/run/lengths.js';
 import { NativeTrainer } from '../../src/trainer/native-trainer.js';
 import type { TrainerConfig } from '../../src/trainer/types.js';
 
@@ -111,7 +112,8 @@ describe('scripts/device-check.sh', () => {
     // the update happened: step 2 starts from the adapter and teacher step 1 left
     expect(compare.steps[1].cpu.klBefore).not.toBe(compare.steps[0].cpu.klAfter);
     expect(report.bench).toHaveLength(1);
-    expect(report.bench[0]).toMatchObject({ ok: true, shape: 'tiny', tokens: 128, device: 'cpu', peak_gpu_mb: null });
+    expect(report.bench[0]).toMatchObject({ ok: true, shape: 'tiny', requested_tokens: 128, tokens: 128, device: 'cpu', peak_gpu_mb: null });
+    expect(report.bench[0].attempts).toEqual([{ tokens: 128, error: null }]);
     for (const key of ['step_ms', 'forward_ms', 'tokens_per_s', 'peak_rss_mb']) expect(report.bench[0][key]).toBeGreaterThan(0);
     const summary = readFileSync(join(work, 'out', 'summary.txt'), 'utf8');
     expect(summary).toMatch(/^ttsd device check \(cpu,cpu\): PASSED/);
@@ -159,6 +161,35 @@ print(json.dumps(out))
 `;
     const r = await execa(python, ['-c', script, join(work, 'ttsd-device-check', 'driver')]);
     expect(JSON.parse(r.stdout)).toEqual({ same: true, ulp: true, ulp_same_device: false, adapter: false, loss: false, nan: false });
+  });
+
+  it("estimates a bench's memory with the run's own lower bound (src/run/lengths.ts), and steps the length down to what fits", async () => {
+    const script = `
+import sys, json, types
+sys.path.insert(0, sys.argv[1])
+import check, models
+out = {"bounds": {}, "fits": {}}
+for name in ("tiny", "qwen2.5-0.5b", "qwen3-8b"):
+    s = models.SHAPES[name]
+    out["bounds"][name] = [check.trainer_memory_bytes(s, t, 123456789) for t in (100, 2048, 8192)]
+    file_bytes = models.n_params(s, 151936) * 2
+    out["fits"][name] = check.bench_lengths(types.SimpleNamespace(bench_tokens=8192), s, file_bytes, 80 * 2**30)[0]
+print(json.dumps(out))
+`;
+    const r = await execa(python, ['-c', script, join(work, 'ttsd-device-check', 'driver')]);
+    const out = JSON.parse(r.stdout);
+    const shapes: Record<string, ModelShape> = {
+      tiny: { layers: 2, embd: 64, ff: 128, heads: 4, kvHeads: 2, headDim: 16, fileBytes: 123456789 },
+      'qwen2.5-0.5b': { layers: 24, embd: 896, ff: 4864, heads: 14, kvHeads: 2, headDim: 64, fileBytes: 123456789 },
+      'qwen3-8b': { layers: 36, embd: 4096, ff: 12288, heads: 32, kvHeads: 8, headDim: 128, fileBytes: 123456789 },
+    };
+    for (const [name, shape] of Object.entries(shapes)) {
+      expect(out.bounds[name], name).toEqual([100, 2048, 8192].map((t) => trainerMemoryBytes(shape, t)));
+    }
+    // 80 GiB: the tiny shape takes 8192 tokens; the real shapes' attention softmax alone rules 8192 out
+    expect(out.fits.tiny[0]).toBe(8192);
+    expect(out.fits['qwen2.5-0.5b'][0]).toBe(4096);
+    expect(out.fits['qwen3-8b'][0]).toBe(2048);
   });
 
   it('fails in one line with a non-zero exit on setups that cannot work', async () => {
