@@ -171,7 +171,7 @@ else
   say "built the CPU trainer in $(($(date +%s) - t0))s"
 fi
 
-args=(--bundle "$here" --out "$out" --devices "$devices" --cpu-trainer "$cpu_trainer" --threads "$threads" --deadline "$deadline" --builds "$builds_json")
+args=(--bundle "$here" --out "$out" --devices "$devices" --cpu-trainer "$cpu_trainer" --threads "$threads" --deadline "$deadline" --started "$started" --builds "$builds_json")
 [ -n "$cuda_trainer" ] && args+=(--cuda-trainer "$cuda_trainer")
 [ -n "$bench_shapes" ] && args+=(--bench-shapes "$bench_shapes")
 [ -n "$bench_tokens" ] && args+=(--bench-tokens "$bench_tokens")

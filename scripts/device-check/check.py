@@ -402,11 +402,12 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--deadline", type=float, required=True, help="epoch seconds by which everything must be done")
     p.add_argument("--builds", help="JSON file of the build step's facts")
+    p.add_argument("--started", type=float, help="epoch seconds when the device check started (builds included)")
     p.add_argument("--keep-models", action="store_true")
     args = p.parse_args()
     args.devices = args.devices.split(",")
     args.bench_shapes = [s for s in args.bench_shapes.split(",") if s]
-    started = time.time()
+    started = args.started or time.time()
     with open(os.path.join(args.bundle, "manifest.json")) as f:
         manifest = json.load(f)
     report: dict = {"version": 1, "ok": False, "mode": ",".join(args.devices), "manifest": manifest, "machine": machine_facts()}
@@ -425,6 +426,8 @@ def main() -> int:
             raise ValueError(f"--devices must be two of cpu, cuda, got {','.join(args.devices)}")
         if "cuda" in args.devices and not args.cuda_trainer:
             raise ValueError("--devices with cuda needs --cuda-trainer")
+        if args.bench_tokens < 8:
+            raise ValueError(f"--bench-tokens must be at least 8, got {args.bench_tokens}")
         bad = [s for s in args.bench_shapes if s not in models.SHAPES]
         if bad:
             raise ValueError(f"unknown bench shape {bad[0]} (choose {', '.join(models.SHAPES)})")
