@@ -25,6 +25,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 say() { echo "device-check: $*"; }
 fail() {
   echo "device-check: FAILED: $*" >&2
+  # once the output dir exists, a failure before the driver still leaves its JSON and summary
+  if [ -n "${out_ready:-}" ] && command -v python3 >/dev/null; then
+    python3 -c 'import json, sys; json.dump({"version": 1, "ok": False, "error": sys.argv[2]}, open(sys.argv[1] + "/device-check.json", "w"), indent=2)' "$out" "$*" || true
+    echo "ttsd device check: FAILED: $*" >"$out/summary.txt"
+  fi
   exit 1
 }
 started=$(date +%s)
@@ -101,6 +106,7 @@ done
 case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 deadline=$((started + budget))
 mkdir -p "$out/logs"
+out_ready=1
 
 # no GPU: the same flow on tiny shapes, the CPU build against itself
 if [ "$cpu_only" = 1 ]; then

@@ -195,7 +195,12 @@ print(json.dumps(out))
   it('fails in one line with a non-zero exit on setups that cannot work', async () => {
     const outside = await execa('bash', [join(repo, 'scripts', 'device-check.sh')], { cwd: work, reject: false });
     const noNvcc = await runBundle(['--out', 'out-nvcc'], { env: { CUDACXX: '/nonexistent/nvcc' } });
-    const badTrainer = await runBundle(['--cpu-only', '--trainer', '/nonexistent/ttsd-trainer']);
+    const badTrainer = await runBundle(['--cpu-only', '--trainer', '/nonexistent/ttsd-trainer', '--out', 'out-bad']);
+    expect(JSON.parse(readFileSync(join(work, 'out-bad', 'device-check.json'), 'utf8'))).toEqual({
+      version: 1,
+      ok: false,
+      error: '--trainer /nonexistent/ttsd-trainer is not an executable',
+    });
     const badOption = await runBundle(['--cpu-only', '--bogus']);
     // the GPU flow as far as a CPU-only machine can take it: the CPU trainer passed as the CUDA one
     // is refused at init, after the CPU run of the comparison
