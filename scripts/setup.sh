@@ -11,7 +11,8 @@ export TTSD_CACHE=${TTSD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ttsd}
 mkdir -p "$TTSD_CACHE"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 
-APT_PACKAGES=(docker.io mmdebstrap cmake g++ make git ca-certificates chromium)
+# slurmctld, slurmd, slurm-client and munge: the one-node SLURM cluster of the sharding test (scripts/slurm/cluster.sh).
+APT_PACKAGES=(docker.io mmdebstrap cmake g++ make git ca-certificates chromium slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
