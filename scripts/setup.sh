@@ -11,8 +11,9 @@ export TTSD_CACHE=${TTSD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ttsd}
 mkdir -p "$TTSD_CACHE"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 
-# python3-numpy: scripts/device-check.sh writes its models with gguf-py (test/scripts/device-check.test.ts)
-APT_PACKAGES=(docker.io mmdebstrap cmake g++ make git ca-certificates chromium python3 python3-numpy)
+# python3-numpy: scripts/device-check.sh writes its models with gguf-py (test/scripts/device-check.test.ts);
+# slurmctld, slurmd, slurm-client and munge: the one-node SLURM cluster of the sharding test (scripts/slurm/cluster.sh).
+APT_PACKAGES=(docker.io mmdebstrap cmake g++ make git ca-certificates chromium python3 python3-numpy slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
