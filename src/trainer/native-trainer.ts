@@ -126,6 +126,13 @@ export class NativeTrainer implements Trainer {
       if (lp && (lp.length !== example.response.length || !lp.every((l) => Number.isFinite(l) && l <= 0))) {
         throw new TrainerRequestError('behaviorLogprobs must hold one finite log-probability (≤ 0) per response token');
       }
+      const tw = example.tokenWeights;
+      if (tw && (tw.length !== example.response.length || !tw.every(Number.isFinite))) {
+        throw new TrainerRequestError('tokenWeights must hold one finite number per response token');
+      }
+      if (example.advantage !== undefined && !Number.isFinite(example.advantage)) {
+        throw new TrainerRequestError(`advantage must be a finite number, got ${example.advantage}`);
+      }
     }
     const header = await this.send(encodeStep(batch));
     const number = (key: string) => (header[key] === null ? Number.NaN : Number(header[key]));

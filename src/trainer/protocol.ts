@@ -51,7 +51,9 @@ export class FrameReader {
 /**
  * The step request: sizes in the header; in the payload every example's student, teacher and
  * response ids (int32 LE), then the behaviour log-probs (float32 LE) of the examples that have
- * them (header `l` = their count, the response length; 0 = none).
+ * them (header `l` = their count, the response length; 0 = none), then the token weights
+ * (float32 LE) of the examples that have them (header `w`, likewise). Header `a` = the example's
+ * advantage (absent when it has none).
  */
 export function encodeStep(batch: TrainExample[]): Buffer {
   const examples = batch.map((e) => ({
@@ -60,11 +62,13 @@ export function encodeStep(batch: TrainExample[]): Buffer {
     r: e.response.length,
     masked: e.masked,
     ...(e.behaviorLogprobs ? { l: e.behaviorLogprobs.length } : {}),
+    ...(e.tokenWeights ? { w: e.tokenWeights.length } : {}),
+    ...(e.advantage !== undefined ? { a: e.advantage } : {}),
   }));
   const ids = batch.flatMap((e) => [...e.studentPrompt, ...e.teacherPrompt, ...e.response]);
-  const logprobs = batch.flatMap((e) => e.behaviorLogprobs ?? []);
-  const payload = Buffer.alloc((ids.length + logprobs.length) * 4);
+  const floats = [...batch.flatMap((e) => e.behaviorLogprobs ?? []), ...batch.flatMap((e) => e.tokenWeights ?? [])];
+  const payload = Buffer.alloc((ids.length + floats.length) * 4);
   ids.forEach((id, i) => payload.writeInt32LE(id, i * 4));
-  logprobs.forEach((l, i) => payload.writeFloatLE(l, (ids.length + i) * 4));
+  floats.forEach((x, i) => payload.writeFloatLE(x, (ids.length + i) * 4));
   return encodeFrame({ cmd: 'step', examples }, payload);
 }

@@ -1,5 +1,22 @@
 export type Divergence = 'reverse_kl' | 'forward_kl' | 'jsd' | 'sampled_token';
 
+/**
+ * What a step minimises (formulas at TrainStepResult): 'distill' = a divergence to a teacher's
+ * distribution (SDPO; OPD with teacherModel); 'policy_gradient' = PPO-clipped policy gradient with
+ * per-token advantages (GRPO); 'cross_entropy' = weighted NLL of the sampled tokens (SSD). The last
+ * two have no teacher: no teacher context, no teacher scoring pass, klBefore/klAfter NaN.
+ */
+export type LossKind = 'distill' | 'policy_gradient' | 'cross_entropy';
+
+/**
+ * Whose distribution the distill loss pulls towards: 'ema' = the base + an EMA of the student's
+ * adapter (rate `ema`); 'trust_region' = lerp(reference logits, student logits, `ema`) with the
+ * reference = the starting adapter; 'frozen' = the base model without any adapter (or teacherModel);
+ * 'live' = the current student before the step (stop-gradient: it scores with the student's own
+ * adapter before the update). Only 'frozen' goes with teacherModel.
+ */
+export type TeacherKind = 'ema' | 'trust_region' | 'frozen' | 'live';
+
 export interface TrainerConfig {
   model: string; // base GGUF path
   stateDir: string; // adapters, optimizer + EMA teacher state live here
@@ -9,12 +26,22 @@ export interface TrainerConfig {
   lr: number;
   weightDecay: number;
   gradClip: number; // global grad-norm clip; 0 = off
-  divergence: Divergence;
+  /** Default 'distill' (the divergences below). */
+  loss?: LossKind;
+  divergence: Divergence; // distill only
   jsdAlpha: number; // for 'jsd'
-  topK: number; // student top-K (+ tail bucket)
-  teacher: 'ema' | 'trust_region';
+  topK: number; // student top-K (+ tail bucket); distill only
+  teacher: TeacherKind; // distill only
+  /**
+   * A second GGUF that scores the teacher side (on-policy distillation from another model), with
+   * no adapter: needs loss 'distill' and teacher 'frozen'. Its vocabulary must be the student's
+   * (same tokens, same ids): refused at init with one line otherwise. Nothing of it is saved.
+   */
+  teacherModel?: string;
   ema: number; // η
-  isClip?: number; // importance weight min(π_θ/π_old, isClip) per token (stop-gradient); undefined = off
+  /** PPO clip ε of 'policy_gradient' (default 0.2), in (0, 1). */
+  pgClip?: number;
+  isClip?: number; // importance weight min(π_θ/π_old, isClip) per token (stop-gradient); undefined = off; distill only
   threads: number;
   seed: number;
   /** 'adamw' (default) or plain 'sgd' (x ← x − lr·grad; the gradient check uses lr 1, weightDecay 0). */
@@ -60,6 +87,13 @@ export interface TrainExample {
    * log-probs), for the importance weight min(π_θ(y_t)/π_old(y_t), isClip); absent = ratio 1.
    */
   behaviorLogprobs?: number[];
+  /**
+   * A_i: 'policy_gradient': the rollout's advantage (this or tokenWeights is required);
+   * 'cross_entropy': its weight (default 1). Unused by 'distill'.
+   */
+  advantage?: number;
+  /** Per-token A_t (one per response token), overriding `advantage` token by token. */
+  tokenWeights?: number[];
 }
 
 /**
@@ -78,6 +112,18 @@ export interface TrainExample {
  * ids and teacher values (f64 on the host); klAfter is NaN unless the config sets measureKlAfter.
  * The student's top-K ids come from the training forward pass itself (no gradient through the
  * selection); the head (logits, log-softmax, loss, dL/dlogits) runs in blocks of headBlockRows rows.
+ * The teacher q above: 'ema' / 'trust_region' / 'frozen' / 'live' (TeacherKind), or teacherModel.
+ *
+ * Losses without a teacher (no teacher pass; teacherPrompt unused; klBefore/klAfter NaN), with
+ * l_t = log π_θ(y_t) (full-vocabulary log-softmax, f64 on the host) and A_t = tokenWeights[t] ?? advantage:
+ *   policy_gradient: r_t = exp(l_t − log π_old(y_t)), π_old from behaviorLogprobs (absent: π_old =
+ *     stop-gradient π_θ, so r_t = 1 and the gradient is −A_t ∇l_t);
+ *     L_t = −min(r_t·A_t, clip(r_t, 1−ε, 1+ε)·A_t), ε = pgClip; ∂L_t/∂l_t = −r_t·A_t where the
+ *     unclipped term is the minimum, 0 where the clip binds;
+ *     isWeightMean = the mean r_t, isClipped = the fraction of tokens where the clip binds.
+ *   cross_entropy: L_t = −A_t·l_t (A_t default 1); isWeightMean 1, isClipped 0.
+ *   loss = Σ_i (1/B)(1/|y_i|) Σ_t L_t, B counting masked rollouts (they add 0). No top-K: the
+ *   gradient w.r.t. the logits is (1/B)(1/|y_i|)·∂L_t/∂l_t·(onehot(y_t) − p_t), over the full vocabulary.
  */
 export interface TrainStepResult {
   step: number; // 1-based optimizer step count
@@ -89,8 +135,8 @@ export interface TrainStepResult {
   ms: number;
   skipped: boolean; // non-finite gradient: no update
   adapterPath: string; // the new student adapter (a new versioned file each step)
-  isWeightMean: number; // mean importance weight over the unmasked response tokens (1 when isClip is off)
-  isClipped: number; // fraction of those tokens whose ratio exceeded isClip
+  isWeightMean: number; // mean importance weight over the unmasked response tokens (1 when isClip is off; policy_gradient: mean ratio r_t)
+  isClipped: number; // fraction of those tokens whose ratio exceeded isClip (policy_gradient: where the PPO clip binds)
 }
 
 export interface Trainer {

@@ -70,3 +70,14 @@ export async function tinyLora(options: Omit<LoraAdapterOptions, 'out'>): Promis
   if (!existsSync(path)) writeLoraAdapter({ ...options, out: path });
   return path;
 }
+
+/**
+ * The teacher of on-policy distillation tests: a qwen2 with the tiny student's tokenizer (the same
+ * 151936-token vocabulary, ids for ids) but its own size and weights: wider (96 vs 64), with a
+ * larger MLP and other seeds, so that its distribution differs from any student's.
+ */
+export const TINY_TEACHER: TinyModelOptions = { arch: 'qwen2', layers: 3, hidden: 96, heads: 4, kvHeads: 2, ffn: 192, seed: 1 };
+
+export function tinyTeacherModel(): Promise<string> {
+  return tinyModel(TINY_TEACHER);
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TrainerConfig } from '../../src/trainer/types.js';
 import { tinyModel } from '../helpers/models.js';
 import { ALL_LORA_TARGETS, Rng, writeLoraFixture } from './reference/fixtures.js';
-import { LoraAdapter } from './reference/lora.js';
+import { LoraAdapter, type LoraEntry } from './reference/lora.js';
 import { ReferenceModel } from './reference/model.js';
 
 export const CHECK_RANK = 4;
@@ -54,4 +54,52 @@ export function sgdConfig(f: CheckFixture, stateDir: string, overrides: Partial<
     initAdapter: f.initAdapter,
     ...overrides,
   };
+}
+
+/** One A and one B entry of every LoRA pair, at seeded positions. */
+export function entriesOfEveryPair(init: LoraAdapter, rng: Rng): LoraEntry[] {
+  const entries: LoraEntry[] = [];
+  for (const pair of init.pairs.values()) {
+    entries.push({ weight: pair.weight, matrix: 'a', index: rng.int(pair.a.length) });
+    entries.push({ weight: pair.weight, matrix: 'b', index: rng.int(pair.b.length) });
+  }
+  return entries;
+}
+
+/** Central finite differences of `loss` at the fixture's adapter, entry by entry. */
+export function finiteDifferences(init: LoraAdapter, entries: LoraEntry[], loss: (adapter: LoraAdapter) => number[], step = 1e-4): number[][] {
+  const columns: number[][] = [];
+  for (const entry of entries) {
+    const plus = loss(init.perturbed(entry, step));
+    const minus = loss(init.perturbed(entry, -step));
+    plus.forEach((p, k) => (columns[k] ??= []).push((p - minus[k]) / (2 * step)));
+  }
+  return columns;
+}
+
+export interface GradientComparison {
+  median: number;
+  worst: number;
+  scale: number;
+  report: string;
+}
+
+/**
+ * A plain-SGD step's gradient (init − new, lr 1) against finite differences, relative to
+ * max(|fd|, 1e-3·max|fd|): the new adapter is f32, so init − new carries ~1e-8 absolute rounding.
+ */
+export function compareGradients(init: LoraAdapter, stepped: LoraAdapter, entries: LoraEntry[], fd: number[]): GradientComparison {
+  const scale = Math.max(...fd.map(Math.abs));
+  const floor = Math.max(1e-3 * scale, 1e-7);
+  const rows = entries.map((entry, i) => {
+    const trained = init.get(entry) - stepped.get(entry);
+    return { entry, fd: fd[i], trained, rel: Math.abs(trained - fd[i]) / Math.max(Math.abs(fd[i]), floor) };
+  });
+  const rels = rows.map((r) => r.rel).sort((a, b) => a - b);
+  const report = [...rows]
+    .sort((a, b) => b.rel - a.rel)
+    .slice(0, 6)
+    .map((r) => `  ${r.entry.weight} ${r.entry.matrix.toUpperCase()}[${r.entry.index}]: fd ${r.fd.toExponential(4)} trainer ${r.trained.toExponential(4)} rel ${r.rel.toExponential(2)}`)
+    .join('\n');
+  return { median: rels[Math.floor(rels.length / 2)], worst: rels[rels.length - 1], scale, report };
 }

@@ -11,7 +11,8 @@ import { buildTrainer } from '../../src/trainer/build.js';
 import { TrainerDiedError, TrainerRequestError } from '../../src/trainer/errors.js';
 import { NativeTrainer } from '../../src/trainer/native-trainer.js';
 import { UserError } from '../../src/errors.js';
-import { tinyModel } from '../helpers/models.js';
+import type { TrainerConfig, TrainExample } from '../../src/trainer/types.js';
+import { tinyModel, tinyTeacherModel } from '../helpers/models.js';
 import { batchOf, tempStateDir, testConfig } from './helpers.js';
 
 const dirs: string[] = [];
@@ -91,10 +92,20 @@ describe('NativeTrainer', () => {
     }
   });
 
-  it('resumes from saved state bit-identically to an uninterrupted run', async () => {
+  // every loss and the teachers that are not saved adapters (live: the student; teacherModel: a second file)
+  const RESUMED: { name: string; overrides: Partial<TrainerConfig>; advantages?: boolean; withTeacherModel?: boolean }[] = [
+    { name: 'distill, EMA teacher', overrides: { ema: 0.2 } },
+    { name: 'distill, live teacher', overrides: { teacher: 'live' } },
+    { name: 'distill from a teacher model', overrides: { teacher: 'frozen' }, withTeacherModel: true },
+    { name: 'policy_gradient', overrides: { loss: 'policy_gradient' }, advantages: true },
+    { name: 'cross_entropy', overrides: { loss: 'cross_entropy' } },
+  ];
+  it.each(RESUMED)('resumes from saved state bit-identically to an uninterrupted run: $name', async ({ overrides, advantages, withTeacherModel }) => {
     const model = await tinyModel();
-    const config = (dir: string) => testConfig(model, dir, { ema: 0.2, weightDecay: 0.01, measureKlAfter: true });
-    const [b1, b2, b3] = [batchOf(5), batchOf(6), batchOf(7)];
+    const teacherModel = withTeacherModel ? { teacherModel: await tinyTeacherModel() } : {};
+    const config = (dir: string) => testConfig(model, dir, { weightDecay: 0.01, measureKlAfter: true, ...overrides, ...teacherModel });
+    const withAdvantages = (batch: TrainExample[]) => (advantages ? batch.map((ex, i) => ({ ...ex, advantage: i % 2 ? -0.6 : 1.1 })) : batch);
+    const [b1, b2, b3] = [batchOf(5), batchOf(6), batchOf(7)].map(withAdvantages);
 
     const straightDir = stateDir();
     const straight = await NativeTrainer.start(config(straightDir));
@@ -126,7 +137,7 @@ describe('NativeTrainer', () => {
     }
     expect(resumedLast.step).toBe(3);
     expect(resumedLast.loss).toBe(straightLast.loss);
-    expect(resumedLast.klAfter).toBe(straightLast.klAfter);
+    expect(Object.is(resumedLast.klAfter, straightLast.klAfter)).toBe(true); // NaN for the losses without a teacher
     expect(resumedLast.gradNorm).toBe(straightLast.gradNorm);
     expect(readFileSync(resumedLast.adapterPath)).toEqual(readFileSync(straightLast.adapterPath));
   });
@@ -164,7 +175,10 @@ describe('NativeTrainer', () => {
     try {
       const long = { studentPrompt: Array(30).fill(100), teacherPrompt: [100], response: Array(10).fill(101), masked: false };
       await expect(trainer.step([long])).rejects.toThrow(/exceeds maxTokens 32/);
-      const ok = await trainer.step([{ studentPrompt: [100, 200], teacherPrompt: [300], response: [101, 102], masked: false }]);
+      const ex = { studentPrompt: [100, 200], teacherPrompt: [300], response: [101, 102], masked: false };
+      await expect(trainer.step([{ ...ex, tokenWeights: [1] }])).rejects.toThrow(/tokenWeights must hold one finite number per response token/);
+      await expect(trainer.step([{ ...ex, advantage: Number.NaN }])).rejects.toThrow(/advantage must be a finite number/);
+      const ok = await trainer.step([ex]);
       expect(ok.step).toBe(1);
     } finally {
       await trainer.close();

@@ -58,4 +58,23 @@ describe('trainer protocol frames', () => {
     expect([0, 1, 2, 3, 4, 5, 6].map((i) => p.readInt32LE(i * 4))).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect([p.readFloatLE(28), p.readFloatLE(32)]).toEqual([-0.5, -2.25]);
   });
+
+  it('appends token weights after every log-prob and carries the advantage in the header', () => {
+    const frame = encodeStep([
+      { studentPrompt: [1], teacherPrompt: [], response: [3, 4], masked: false, behaviorLogprobs: [-0.5, -2.25], tokenWeights: [0.5, -1.5], advantage: -0.75 },
+      { studentPrompt: [5], teacherPrompt: [], response: [7], masked: false, behaviorLogprobs: [-1] },
+      { studentPrompt: [8], teacherPrompt: [], response: [9], masked: false, advantage: 0, tokenWeights: [2] },
+    ]);
+    const [decoded] = new FrameReader().push(frame);
+    expect(decoded!.header.examples).toEqual([
+      { s: 1, t: 0, r: 2, masked: false, l: 2, w: 2, a: -0.75 },
+      { s: 1, t: 0, r: 1, masked: false, l: 1 },
+      { s: 1, t: 0, r: 1, masked: false, w: 1, a: 0 },
+    ]);
+    const p = decoded!.payload;
+    const nIds = 7;
+    expect(p.length).toBe((nIds + 3 + 3) * 4);
+    const floats = Array.from({ length: 6 }, (_, i) => p.readFloatLE((nIds + i) * 4));
+    expect(floats).toEqual([-0.5, -2.25, -1, 0.5, -1.5, 2]);
+  });
 });

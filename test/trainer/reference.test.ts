@@ -16,6 +16,7 @@ import { ALL_LORA_TARGETS, Rng, TINY_QWEN2, writeLoraFixture, writeTinyQwen2 } f
 import { llamaRows, loadLlamaModel } from './reference/llama-scores.js';
 import { LoraAdapter, type LoraEntry } from './reference/lora.js';
 import { ReferenceModel } from './reference/model.js';
+import { ppoTerm, tokenAdvantages } from './reference/policy.js';
 import { batchLosses, teacherTargets, tokenDivergence, topIds, type LossSpec, type TeacherTargets } from './reference/sdpo.js';
 
 const ALL_SPECS: LossSpec[] = [
@@ -203,5 +204,31 @@ describe('SDPO batch loss on the tiny model', () => {
         expect(Math.abs(g - fine[s]) / Math.abs(g)).toBeLessThan(1e-5);
       });
     }
+  });
+});
+
+describe('reference policy losses against their definitions', () => {
+  it('ppoTerm: −min(r·A, clip(r, 1−ε, 1+ε)·A) on every side of the clip', () => {
+    const at = (ratio: number, advantage: number) => ppoTerm(Math.log(ratio) - 3, -3, advantage, 0.2);
+    // A > 0: above the range the clip binds (constant), below it the ratio term is the minimum
+    expect(at(1.5, 2)).toMatchObject({ clipped: true });
+    expect(at(1.5, 2).loss).toBeCloseTo(-2.4, 12);
+    expect(at(0.5, 2)).toMatchObject({ clipped: false });
+    expect(at(0.5, 2).loss).toBeCloseTo(-1, 12);
+    // A < 0: the other way round
+    expect(at(0.5, -1)).toMatchObject({ clipped: true });
+    expect(at(0.5, -1).loss).toBeCloseTo(0.8, 12);
+    expect(at(1.5, -1)).toMatchObject({ clipped: false });
+    expect(at(1.5, -1).loss).toBeCloseTo(1.5, 12);
+    expect(at(1.1, 3)).toMatchObject({ clipped: false, ratio: expect.closeTo(1.1, 12) });
+    expect(at(1.1, 3).loss).toBeCloseTo(-3.3, 12);
+  });
+
+  it('token weights override the advantage; cross_entropy defaults to 1; policy_gradient has no default', () => {
+    const ex: TrainExample = { studentPrompt: [1], teacherPrompt: [], response: [2, 3], masked: false };
+    expect(tokenAdvantages({ loss: 'cross_entropy' }, ex)).toEqual([1, 1]);
+    expect(tokenAdvantages({ loss: 'cross_entropy' }, { ...ex, advantage: 0.5 })).toEqual([0.5, 0.5]);
+    expect(tokenAdvantages({ loss: 'policy_gradient', clip: 0.2 }, { ...ex, advantage: 0.5, tokenWeights: [2, -1] })).toEqual([2, -1]);
+    expect(tokenAdvantages({ loss: 'policy_gradient', clip: 0.2 }, ex).every(Number.isNaN)).toBe(true);
   });
 });

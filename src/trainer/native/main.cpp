@@ -1,8 +1,10 @@
 // ttsd-trainer: a long-lived process that trains an SDPO LoRA adapter for the ttsd harness.
 // It speaks the framed protocol of protocol.h on stdin/stdout (the client is src/trainer/native-trainer.ts):
 //   {"cmd":"init", ...TrainerConfig}   -> {"ok":true, step, resumed, arch, nVocab, nParams}
-//   {"cmd":"step", examples:[{s,t,r,masked,l}]} + payload: int32 s, t, r token ids of each example in order, then
-//                                     float32 log pi_old of the response tokens of each example with l = r (l = 0: none)
+//   {"cmd":"step", examples:[{s,t,r,masked,l,a,w}]} + payload: int32 s, t, r token ids of each example in order, then
+//                                     float32 log pi_old of the response tokens of each example with l = r (l = 0: none),
+//                                     then float32 token weights of each example with w = r (w = 0: none); a = the
+//                                     example's advantage / weight (absent: none)
 //                                     -> {"ok":true, step, loss, klBefore, klAfter, gradNorm, tokens, ms, skipped, adapterPath,
 //                                         isWeightMean, isClipped}
 //   {"cmd":"save"} -> {"ok":true}      {"cmd":"bench", tokens} -> {"ok":true, ...timings}      {"cmd":"shutdown"}
@@ -35,14 +37,16 @@ static void log_to_stderr(ggml_log_level level, const char * text, void *) {
 static std::vector<train_example> read_examples(const frame & f) {
     std::vector<train_example> out;
     const auto & list = f.header.at("examples");
-    size_t n_ids = 0, n_logp = 0;
+    size_t n_ids = 0, n_logp = 0, n_weights = 0;
     for (const auto & e : list) {
         n_ids += e.at("s").get<size_t>() + e.at("t").get<size_t>() + e.at("r").get<size_t>();
         n_logp += e.value("l", (size_t) 0);
+        n_weights += e.value("w", (size_t) 0);
     }
-    if (f.payload.size() != (n_ids + n_logp) * 4) throw std::runtime_error("step payload size does not match the example sizes");
+    if (f.payload.size() != (n_ids + n_logp + n_weights) * 4) throw std::runtime_error("step payload size does not match the example sizes");
     const uint8_t * ids = f.payload.data();
     const uint8_t * logp = ids + n_ids * sizeof(int32_t);
+    const uint8_t * weights = logp + n_logp * sizeof(float);
     auto take = [](const uint8_t *& p, size_t n, auto element) {
         std::vector<decltype(element)> v(n);
         std::memcpy(v.data(), p, n * sizeof(element));
@@ -58,6 +62,13 @@ static std::vector<train_example> read_examples(const frame & f) {
         const size_t l = e.value("l", (size_t) 0);
         if (l != 0 && l != ex.response.size()) throw std::runtime_error("behavior log-probs must be one per response token");
         ex.behavior_logp = take(logp, l, float());
+        const size_t w = e.value("w", (size_t) 0);
+        if (w != 0 && w != ex.response.size()) throw std::runtime_error("token weights must be one per response token");
+        ex.token_weights = take(weights, w, float());
+        if (e.contains("a")) {
+            ex.has_advantage = true;
+            ex.advantage = e.at("a").get<double>();
+        }
         out.push_back(std::move(ex));
     }
     return out;

@@ -144,8 +144,20 @@ trainer_config parse_config(const nlohmann::json & j) {
     else throw std::runtime_error("unknown divergence " + div);
     c.jsd_alpha = j.at("jsdAlpha").get<float>();
     c.top_k = j.at("topK").get<int>();
-    c.teacher = j.at("teacher").get<std::string>() == "trust_region" ? teacher_kind::trust_region : teacher_kind::ema;
+    const std::string loss = j.value("loss", std::string("distill"));
+    if (loss == "distill") c.loss = loss_kind::distill;
+    else if (loss == "policy_gradient") c.loss = loss_kind::policy_gradient;
+    else if (loss == "cross_entropy") c.loss = loss_kind::cross_entropy;
+    else throw std::runtime_error("unknown loss " + loss + " (distill, policy_gradient or cross_entropy)");
+    const std::string teacher = j.at("teacher").get<std::string>();
+    if (teacher == "ema") c.teacher = teacher_kind::ema;
+    else if (teacher == "trust_region") c.teacher = teacher_kind::trust_region;
+    else if (teacher == "frozen") c.teacher = teacher_kind::frozen;
+    else if (teacher == "live") c.teacher = teacher_kind::live;
+    else throw std::runtime_error("unknown teacher " + teacher + " (ema, trust_region, frozen or live)");
+    c.teacher_model = j.value("teacherModel", std::string());
     c.ema = j.at("ema").get<float>();
+    c.pg_clip = j.value("pgClip", 0.2f);
     c.is_clip = j.value("isClip", 0.0f);
     c.threads = j.at("threads").get<int>();
     c.seed = j.at("seed").get<uint64_t>();
@@ -162,6 +174,17 @@ trainer_config parse_config(const nlohmann::json & j) {
     if (c.divergence == divergence_kind::jsd && !(c.jsd_alpha > 0.0f && c.jsd_alpha < 1.0f)) {
         throw std::runtime_error("jsdAlpha must be in (0, 1)");
     }
+    // settings that would be silently ignored are refused: a loss without a teacher has no use for one
+    if (c.loss != loss_kind::distill && !c.teacher_model.empty()) {
+        throw std::runtime_error("teacherModel needs loss distill (policy_gradient and cross_entropy have no teacher)");
+    }
+    if (c.loss != loss_kind::distill && c.is_clip > 0) {
+        throw std::runtime_error("isClip weights the distill loss only (policy_gradient clips its own ratio with pgClip)");
+    }
+    if (!c.teacher_model.empty() && c.teacher != teacher_kind::frozen) {
+        throw std::runtime_error("teacherModel is scored as it is, without an adapter: it needs teacher frozen");
+    }
+    if (!(c.pg_clip > 0.0f && c.pg_clip < 1.0f)) throw std::runtime_error("pgClip must be in (0, 1)");
     return c;
 }
 
@@ -201,16 +224,33 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     // its worst-case graph reservation and its logits buffer, which would otherwise be n_train x n_vocab
     cp.n_outputs_max = 1;
     student_ctx = llama_init_from_model(model, cp);
+    if (!cfg.teacher_model.empty()) {
+        teacher_model = llama_model_load_from_file(cfg.teacher_model.c_str(), mp);
+        if (!teacher_model) throw std::invalid_argument("cannot load teacherModel " + cfg.teacher_model);
+        check_teacher_vocab();
+    }
     cp.n_outputs_max = 0;
     cp.n_batch = std::min<uint32_t>(n_train, 512);
     cp.n_ubatch = cp.n_batch;
-    teacher_ctx = llama_init_from_model(model, cp);
-    if (!student_ctx || !teacher_ctx) throw std::invalid_argument("cannot create llama contexts (out of memory?)");
+    // policy_gradient / cross_entropy score no teacher: no teacher context (its KV cache and logits buffer) at all
+    if (cfg.loss == loss_kind::distill) teacher_ctx = llama_init_from_model(teacher_model ? teacher_model : model, cp);
+    if (!student_ctx || (cfg.loss == loss_kind::distill && !teacher_ctx)) {
+        throw std::invalid_argument("cannot create llama contexts (out of memory?)");
+    }
 
     load_adapters();
     float scale = 1.0f;
     llama_set_adapters_lora(student_ctx, &student, 1, &scale);
-    llama_set_adapters_lora(teacher_ctx, &teacher, 1, &scale);
+    if (teacher_ctx) {
+        // the teacher's weights by kind; frozen (and any teacherModel) scores without an adapter
+        if (cfg.teacher == teacher_kind::ema || cfg.teacher == teacher_kind::trust_region) {
+            llama_set_adapters_lora(teacher_ctx, &teacher, 1, &scale);
+        } else if (cfg.teacher == teacher_kind::live) {
+            // the student's own tensors: every scoring pass of a step runs before its update, so this is the student
+            // before the step; nothing flows back (an inference context has no gradients)
+            llama_set_adapters_lora(teacher_ctx, &student, 1, &scale);
+        }
+    }
 
     llama_opt_params op = {};
     op.n_ctx_train = 0;
@@ -233,7 +273,25 @@ sdpo_trainer::~sdpo_trainer() {
     if (head_backend) ggml_backend_free(head_backend);
     if (student_ctx) llama_free(student_ctx);
     if (teacher_ctx) llama_free(teacher_ctx);
+    if (teacher_model) llama_model_free(teacher_model);
     if (model) llama_model_free(model); // frees the adapters too
+}
+
+// The teacher model's distribution is read at the student's token ids: both must number the same tokens the same
+// way. Checked once, token by token (text and count), so that a different tokenizer is refused at init.
+void sdpo_trainer::check_teacher_vocab() const {
+    const llama_vocab * vs = llama_model_get_vocab(model);
+    const llama_vocab * vt = llama_model_get_vocab(teacher_model);
+    const int32_t ns = llama_vocab_n_tokens(vs), nt = llama_vocab_n_tokens(vt);
+    const std::string what = "teacherModel " + cfg.teacher_model + " does not share the student's vocabulary: ";
+    if (ns != nt) throw std::invalid_argument(what + std::to_string(nt) + " tokens vs the student's " + std::to_string(ns));
+    for (int32_t id = 0; id < ns; ++id) {
+        const char * a = llama_vocab_get_text(vs, id);
+        const char * b = llama_vocab_get_text(vt, id);
+        if (std::strcmp(a ? a : "", b ? b : "") != 0) {
+            throw std::invalid_argument(what + "token " + std::to_string(id) + " differs");
+        }
+    }
 }
 
 std::string sdpo_trainer::adapter_path(int64_t step) const {
@@ -401,13 +459,39 @@ double sdpo_trainer::importance_weight(const train_example & ex, int row, float 
     return std::min(ratio, (double) cfg.is_clip);
 }
 
+namespace {
+
+// The per-token term of the losses without a teacher (docs in types.ts), as a function of l = log pi_theta(y_t):
+//  cross_entropy:   L_t = -w_t l;
+//  policy_gradient: L_t = -min(r A_t, clip(r, 1-eps, 1+eps) A_t), r = exp(l - log pi_old(y_t)); pi_old from the
+//                   sampler's log-probs, or pi_old = stop-gradient(pi_theta) without them (r = 1, gradient -A_t).
+// dlogp = dL_t/dl: -r A_t where the unclipped term is the minimum (dr/dl = r), 0 where the clip binds (a constant).
+struct token_term {
+    double loss, dlogp, ratio;
+    bool clipped;
+};
+
+token_term sampled_token_term(const trainer_config & cfg, const train_example & ex, int row, double logp) {
+    const double a = ex.token_weights.empty() ? ex.advantage : (double) ex.token_weights[row];
+    if (cfg.loss == loss_kind::cross_entropy) return { -a * logp, -a, 1.0, false };
+    const double eps = cfg.pg_clip;
+    const double r = ex.behavior_logp.empty() ? 1.0 : std::exp(logp - (double) ex.behavior_logp[row]);
+    const double unclipped = r * a, clipped = std::clamp(r, 1.0 - eps, 1.0 + eps) * a;
+    if (unclipped <= clipped) return { -unclipped, -unclipped, r, false };
+    return { -clipped, 0.0, r, true };
+}
+
+} // namespace
+
 // The head over response rows [row0, row0+n) of one example, all in this block's logits buffer:
 //  - the student's logits = W_out H (the same H the backward pass recomputes), log-softmax over the full vocabulary;
 //  - with job.score: the student's top-K ids, log p at them and at y (importance weight), and the teacher's log q at
 //    those ids, its tail and log q(y) from `teacher_logits` (trust region: lerp(reference, student at the teacher
 //    prompt, eta)); without: the ids and teacher values already in job.s;
 //  - the divergence D_t (docs in types.ts) in f64, the loss w_t D_t, and with job.grad dL/dz in place of the logits,
-//    then dL/dH = W_out^T dL/dz into job.g.
+//    then dL/dH = W_out^T dL/dz into job.g;
+//  - losses without a teacher (policy_gradient, cross_entropy; teacher_logits null): the term of log p(y_t) alone
+//    (sampled_token_term), dL/dz = w dL_t/dlog p (onehot(y_t) - p).
 // dL/dz_v = w (p_v [v in S] g_v - p_v c) with g = dD/dp over the ids S (tail included through p_tail = 1 - sum p) and
 // c = sum_S p g: written with gp = p g, which stays finite when p underflows.
 void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * teacher_logits) {
@@ -418,7 +502,7 @@ void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * tea
     float * z = block_logits.data();
     head_logits(job.h + (size_t) row0 * n_embd, n, z);
     const float * tq = teacher_logits;
-    if (job.score && cfg.teacher == teacher_kind::trust_region) {
+    if (job.score && teacher_ctx && cfg.teacher == teacher_kind::trust_region) {
         // trust region: teacher logits = lerp(reference logits, student logits at the teacher prompt, eta)
         float * mixed = block_mixed.data();
         head_logits(job.h_teacher + (size_t) row0 * n_embd, n, mixed);
@@ -429,12 +513,35 @@ void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * tea
     const bool tok = cfg.divergence == divergence_kind::sampled_token;
     const double alpha = cfg.jsd_alpha;
     struct totals { double loss = 0, weight_sum = 0; int64_t clipped = 0; };
+    // dL/dz of one row in place of its logits: w (p_v [v in ids] gp_v - p_v c), c = sum gp, given gp = dD/dlog p at ids
+    auto write_dz = [&](float * zr, double lse, double w, const int32_t * ids, const double * gp, int kk) {
+        double c = 0.0;
+        for (int a = 0; a < kk; ++a) c += gp[a];
+        const float mx = (float) lse; // p_v = exp(z_v - lse) <= 1
+        const float wc = (float) (-w * c);
+        for (size_t v = 0; v < V; ++v) zr[v] = wc * exp_nonpositive(zr[v] - mx);
+        for (int a = 0; a < kk; ++a) {
+            // zr[id] holds -w c p_id (from the line above, float); add w gp
+            zr[ids[a]] += (float) (w * gp[a]);
+        }
+    };
     auto one_row = [&](int r, totals & acc) {
-        std::vector<double> gp(k);
         const int row = row0 + r;
         float * zr = z + (size_t) r * V;
         const int32_t y = ex.response[row];
         const double lse = log_sum_exp(zr, n_vocab);
+        if (cfg.loss != loss_kind::distill) {
+            // policy_gradient / cross_entropy: a term in log pi(y_t) alone (no top-K, no teacher)
+            const double lp = (double) zr[y] - lse;
+            if (job.score) s.sampled_logp[row] = (float) lp;
+            const token_term t = sampled_token_term(cfg, ex, row, lp);
+            acc.loss += job.row_weight * t.loss;
+            acc.weight_sum += t.ratio;
+            acc.clipped += t.clipped ? 1 : 0;
+            if (job.grad) write_dz(zr, lse, job.row_weight, &ex.response[row], &t.dlogp, 1);
+            return;
+        }
+        std::vector<double> gp(k);
         const size_t o = (size_t) row * k;
         if (job.score) {
             s.sampled_logp[row] = (float) (zr[y] - lse);
@@ -499,17 +606,7 @@ void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * tea
             if (slack > 0) for (int a = 0; a < k; ++a) gp[a] -= p[a] * dpt;
         }
         acc.loss += w * d;
-        if (!job.grad) return;
-        double c = 0.0;
-        for (int a = 0; a < kk; ++a) c += gp[a];
-        // in place: zr becomes dL/dz
-        const float mx = (float) lse; // p_v = exp(z_v - lse) <= 1
-        const float wc = (float) (-w * c);
-        for (size_t v = 0; v < V; ++v) zr[v] = wc * exp_nonpositive(zr[v] - mx);
-        for (int a = 0; a < kk; ++a) {
-            // zr[id] holds -w c p_id (from the line above, float); add w gp
-            zr[ids[a]] += (float) (w * gp[a]);
-        }
+        if (job.grad) write_dz(zr, lse, w, ids, gp.data(), kk);
     };
     // rows are independent (each writes its own slots of s and its own row of the buffer): split them among the
     // trainer's threads in fixed contiguous ranges, totals summed in thread order (deterministic for a thread count)
@@ -538,8 +635,9 @@ sdpo_trainer::head_job sdpo_trainer::example_pass(const train_example & ex, scor
     s.teacher_tail.resize(rows);
     s.sampled_logq.resize(rows);
     s.sampled_logp.resize(rows);
+    const bool distill = cfg.loss == loss_kind::distill;
     std::vector<float> h_teacher;
-    if (cfg.teacher == teacher_kind::trust_region) h_teacher = body_hidden(ex.teacher_prompt, ex.response);
+    if (distill && cfg.teacher == teacher_kind::trust_region) h_teacher = body_hidden(ex.teacher_prompt, ex.response);
     head_job job;
     job.ex = &ex;
     job.s = &s;
@@ -548,8 +646,13 @@ sdpo_trainer::head_job sdpo_trainer::example_pass(const train_example & ex, scor
     job.score = true;
     job.grad = grad;
     // the teacher's logits come block by block from its own context (its KV cache, F32): each block of rows goes
-    // through the student's head while the teacher's logits of the same rows are at hand
+    // through the student's head while the teacher's logits of the same rows are at hand. A loss without a teacher
+    // runs the head alone.
     auto head = [&]() {
+        if (!distill) {
+            for (int row0 = 0; row0 < rows; row0 += cfg.head_block_rows) head_block(job, row0, std::min(cfg.head_block_rows, rows - row0), nullptr);
+            return;
+        }
         score_rows(teacher_ctx, ex.teacher_prompt, ex.response, cfg.head_block_rows,
                    [&](int row0, int n, const float * logits) { head_block(job, row0, n, logits); });
     };
@@ -687,12 +790,18 @@ void sdpo_trainer::update_teacher() {
 step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
     const double t0 = now_ms();
     if (batch.empty()) throw std::runtime_error("empty batch");
+    const bool distill = cfg.loss == loss_kind::distill;
     for (const auto & ex : batch) {
         if (ex.masked) continue;
-        if (ex.student_prompt.empty() || ex.teacher_prompt.empty() || ex.response.empty()) {
-            throw std::runtime_error("an unmasked example needs a student prompt, a teacher prompt and a response");
+        if (ex.student_prompt.empty() || (distill && ex.teacher_prompt.empty()) || ex.response.empty()) {
+            throw std::runtime_error(distill ? "an unmasked example needs a student prompt, a teacher prompt and a response"
+                                             : "an unmasked example needs a student prompt and a response");
         }
-        const size_t longest = std::max(ex.student_prompt.size(), ex.teacher_prompt.size()) + ex.response.size() - 1;
+        if (cfg.loss == loss_kind::policy_gradient && !ex.has_advantage && ex.token_weights.empty()) {
+            throw std::runtime_error("policy_gradient: every unmasked example needs an advantage or token weights");
+        }
+        // the teacher prompt is not read by a loss without a teacher (so it does not count towards maxTokens)
+        const size_t longest = std::max(ex.student_prompt.size(), distill ? ex.teacher_prompt.size() : 0) + ex.response.size() - 1;
         if (longest > (size_t) cfg.max_tokens) {
             throw std::runtime_error("example of " + std::to_string(longest) + " tokens exceeds maxTokens " + std::to_string(cfg.max_tokens));
         }
@@ -719,8 +828,8 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
         clipped += job.clipped;
         r.tokens += (int64_t) ex.response.size();
     }
-    double kl = 0.0;
-    for (size_t i = 0; i < active.size(); ++i) {
+    double kl = distill ? 0.0 : NAN; // a loss without a teacher has no KL to report
+    for (size_t i = 0; distill && i < active.size(); ++i) {
         const int rows = (int) active[i]->response.size(), k = scored[i].k;
         double seq = 0.0;
         for (int j = 0; j < rows; ++j) {
@@ -740,8 +849,8 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
     r.kl_after = cfg.measure_kl_after ? r.kl_before : NAN;
     if (update) {
         apply_update(grads, r.grad_norm);
-        if (cfg.teacher == teacher_kind::ema) update_teacher();
-        if (cfg.measure_kl_after) {
+        if (distill && cfg.teacher == teacher_kind::ema) update_teacher();
+        if (distill && cfg.measure_kl_after) {
             double after = 0.0;
             for (size_t i = 0; i < active.size(); ++i) {
                 after += kl_after_update(*active[i], scored[i]) / (double) active[i]->response.size() / n_batch;
@@ -760,7 +869,7 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
 void sdpo_trainer::reserve_blocks() {
     const size_t n = (size_t) cfg.head_block_rows * (size_t) n_vocab;
     if (block_logits.size() < n) block_logits.resize(n);
-    if (cfg.teacher == teacher_kind::trust_region && block_mixed.size() < n) block_mixed.resize(n);
+    if (teacher_ctx && cfg.teacher == teacher_kind::trust_region && block_mixed.size() < n) block_mixed.resize(n);
 }
 
 void sdpo_trainer::write_state_json(const std::string & path) const {
@@ -806,6 +915,7 @@ nlohmann::json sdpo_trainer::info() const {
 
 nlohmann::json sdpo_trainer::bench(int n_tokens) {
     if (n_tokens < 8 || n_tokens > cfg.max_tokens) throw std::runtime_error("bench tokens must be in [8, maxTokens]");
+    if (!teacher_ctx) throw std::runtime_error("bench measures teacher scoring: it needs loss distill");
     reserve_blocks();
     // a quarter prompt, three quarters response: the prototype's 512 tokens / 384 targets shape
     std::mt19937_64 brng(1234);

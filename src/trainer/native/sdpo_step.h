@@ -17,7 +17,10 @@ struct llama_context;
 struct llama_adapter_lora;
 
 enum class divergence_kind { reverse_kl, forward_kl, jsd, sampled_token };
-enum class teacher_kind { ema, trust_region };
+enum class teacher_kind { ema, trust_region, frozen, live };
+// distill: a divergence to a teacher's distribution (SDPO, OPD); policy_gradient / cross_entropy: weighted
+// log-likelihood terms of the sampled tokens only (GRPO, SSD), with no teacher and no teacher scoring pass
+enum class loss_kind { distill, policy_gradient, cross_entropy };
 enum class optimizer_kind { adamw, sgd };
 
 struct trainer_config {
@@ -32,8 +35,11 @@ struct trainer_config {
     divergence_kind divergence = divergence_kind::reverse_kl;
     float jsd_alpha = 0.5f;
     int top_k = 20;
+    loss_kind loss = loss_kind::distill;
     teacher_kind teacher = teacher_kind::ema;
+    std::string teacher_model;     // "" = the teacher is the student's base model (+ adapter by `teacher`); else a second GGUF
     float ema = 0.01f;
+    float pg_clip = 0.2f;          // PPO clip epsilon of policy_gradient
     float is_clip = 0.0f;          // <= 0: off; else token weight min(pi_theta(y_t) / pi_old(y_t), is_clip)
     int threads = 2;
     uint64_t seed = 0;
@@ -52,6 +58,9 @@ struct train_example {
     std::vector<int32_t> student_prompt, teacher_prompt, response;
     bool masked = false;
     std::vector<float> behavior_logp; // log pi_old(y_t) from the sampler, one per response token; empty = unknown (ratio 1)
+    bool has_advantage = false;
+    double advantage = 1.0;           // A_i: policy_gradient's advantage, cross_entropy's weight (default 1)
+    std::vector<float> token_weights; // per-token A_t overriding `advantage`; empty = none
 };
 
 struct step_result {
@@ -92,8 +101,11 @@ public:
 private:
     trainer_config cfg;
     llama_model * model = nullptr;
+    llama_model * teacher_model = nullptr; // the second GGUF of teacherModel (no adapter), else null
     llama_context * student_ctx = nullptr; // training context (student adapter, gradients)
-    llama_context * teacher_ctx = nullptr; // inference context (teacher adapter)
+    // inference context of the distill teacher: ema / trust_region: the teacher adapter; frozen: no adapter (on the
+    // base model or teacher_model); live: the student's own adapter (read before the update: stop-gradient)
+    llama_context * teacher_ctx = nullptr;
     llama_adapter_lora * student = nullptr;
     llama_adapter_lora * teacher = nullptr;
     std::vector<lora_param> params;
@@ -144,6 +156,7 @@ private:
     head_job example_pass(const train_example & ex, scored_rows & s, double row_weight, bool grad);
     double kl_after_update(const train_example & ex, const scored_rows & s);
     double importance_weight(const train_example & ex, int row, float sampled_logp, int64_t & clipped) const;
+    void check_teacher_vocab() const;
     void reserve_blocks();
     // reads and clears the accumulated gradient; returns its global L2 norm (NaN/inf if non-finite)
     double take_gradient(std::vector<std::vector<float>> & grads);
