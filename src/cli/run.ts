@@ -19,7 +19,7 @@ import { RunStore } from '../run/store.js';
 import { resolveShard, shardCells, shardLabel, type Shard } from '../run/shards.js';
 
 /** Machine settings a resumed run may change; everything else is fixed by the run event. */
-const RESUMABLE_OVERRIDES = OPTION_SPECS.map((spec) => spec.key).filter((key) => MACHINE_SETTINGS.includes(key));
+const RESUMABLE_OVERRIDES = MACHINE_SETTINGS.filter((key) => OPTION_SPECS.some((spec) => spec.key === key)) as (keyof RunConfig)[];
 
 /** `--config` plus one flag per search setting: `ttsd run` and `ttsd bench search` take the same ones. */
 function addSearchSettings(command: Command): void {
