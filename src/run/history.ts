@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { AttemptOutcome, CellHistory } from '../strategies/types.js';
-import type { AttemptEvent, RunEvent } from './events.js';
+import { cellOf as cellOfEvent, type AttemptEvent, type RunEvent } from './events.js';
 
 export const cellKey = (task: string, strategy: string, seed: number): string => `${task}\u0000${strategy}\u0000${seed}`;
 
@@ -29,7 +29,8 @@ export function historyFromEvents(events: RunEvent[], runDir = '.'): RunHistory 
       if (cell.attempts.has(event.k)) throw new Error(`events.jsonl logs attempt k=${event.k} of ${event.task}/${event.strategy}/${event.seed} twice`);
       cell.attempts.set(event.k, outcomeFromEvent(event));
     } else if (event.type === 'train_step') {
-      const cell = cellOf(cellKey(event.task, event.strategy ?? 'sdpo', event.seed));
+      const id = cellOfEvent(event)!;
+      const cell = cellOf(cellKey(id.task, id.strategy, id.seed));
       const adapter = event.adapter ?? null;
       cell.trainSteps.set(event.step, { adapterPath: adapter === null ? null : path.resolve(runDir, adapter) });
     } else if (event.type === 'cell_done') {
