@@ -108,7 +108,7 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
   } catch (error) {
     // A refused run leaves nothing behind: its store holds no event yet.
     store.close();
-    fs.rmSync(path.join(runDir, 'events.jsonl'), { force: true });
+    fs.rmSync(store.file, { force: true });
     if (!existed) fs.rmSync(runDir, { recursive: true, force: true });
     throw error;
   }
@@ -148,7 +148,7 @@ async function resumeRun(runDir: string, options: Record<string, unknown>): Prom
   const first = events[0] as RunStartEvent | undefined;
   if (!first || first.type !== 'run' || typeof first.config !== 'object') {
     store.close();
-    throw new UserError(`${runDir}/events.jsonl does not start with a run event`);
+    throw new UserError(`${store.file} does not start with a run event`);
   }
   // Each shard resumes on its own: the recorded shard holds; a different one asked for is refused.
   const shard: Shard | null = first.shard ?? null;
