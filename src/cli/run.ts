@@ -16,7 +16,7 @@ import { progressFor } from '../run/progress.js';
 import { resolveDevices } from '../run/devices.js';
 import { startRealServices } from '../run/real-services.js';
 import { RunStore } from '../run/store.js';
-import { resolveShard, shardCells, shardLabel, type Shard } from '../run/shards.js';
+import { parseShard, resolveShard, shardCells, shardLabel, type Shard } from '../run/shards.js';
 
 /** Machine settings a resumed run may change; everything else is fixed by the run event. */
 const RESUMABLE_OVERRIDES = MACHINE_SETTINGS.filter((key) => OPTION_SPECS.some((spec) => spec.key === key)) as (keyof RunConfig)[];
@@ -150,11 +150,13 @@ async function resumeRun(runDir: string, options: Record<string, unknown>): Prom
     store.close();
     throw new UserError(`${store.file} does not start with a run event`);
   }
-  // Each shard resumes on its own: the recorded shard holds; a different one asked for is refused.
+  // Each shard resumes on its own: the recorded shard holds, and a different --shard is refused.
+  // The scheduler's environment is not consulted: a failed shard resubmitted alone (sbatch
+  // --array=3) sees an array of one task, which says nothing about the shard it resumes.
   const shard: Shard | null = first.shard ?? null;
   let asked: Shard | null;
   try {
-    asked = resolveShard(options);
+    asked = options.shard === undefined ? null : parseShard(String(options.shard));
   } catch (error) {
     store.close();
     throw error;
