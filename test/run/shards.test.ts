@@ -203,7 +203,8 @@ describe('two shards merged = the unsharded run (real model, grader and trainer)
     const wrong = await ttsd(['run', '--resume', cut, '--shard', '2/2']);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toMatch(/^ttsd: .*s1-cut holds shard 1\/2; it cannot be resumed as shard 2\/2\n$/);
-    await ok(['run', '--resume', cut]);
+    // resubmitted alone as a one-task array: the environment says 1/1, the log says 1/2 and holds
+    await ok(['run', '--resume', cut], { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_MIN: '3', SLURM_ARRAY_TASK_COUNT: '1' });
     const events = readLog(cut);
     expect(events.filter((e) => e.type === 'cell_done').map((e) => e.strategy)).toEqual(['best-of-k', 'sdpo']);
     expect(attemptsByCell(events)).toEqual(attemptsByCell(readLog(dir('s1'))));
