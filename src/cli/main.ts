@@ -6,6 +6,7 @@ import { registerModelCommands } from './model.js';
 import { registerTrainerCommands } from './trainer.js';
 import { registerRunCommands } from './run.js';
 import { registerReportCommands } from './report.js';
+import { registerMergeCommands } from './merge.js';
 
 const program = new Command('ttsd')
   .description('Test-time self-distillation: search for solutions to hard coding tasks with a local model')
@@ -20,6 +21,7 @@ registerModelCommands(program, bench);
 registerTrainerCommands(program, bench);
 registerRunCommands(program);
 registerReportCommands(program);
+registerMergeCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,7 +7,7 @@ import { findPreset } from '../tasks/presets.js';
 import { selectTasks } from '../tasks/select.js';
 import type { Task } from '../tasks/types.js';
 import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
-import { kebab, OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
+import { kebab, MACHINE_SETTINGS, OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
 import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
 import { historyFromEvents, type RunHistory } from '../run/history.js';
 import { benchSearch, wrongPrograms, type SearchBenchResult } from '../run/bench.js';
@@ -16,9 +16,10 @@ import { progressFor } from '../run/progress.js';
 import { resolveDevices } from '../run/devices.js';
 import { startRealServices } from '../run/real-services.js';
 import { RunStore } from '../run/store.js';
+import { parseShard, resolveShard, shardCells, shardLabel, type Shard } from '../run/shards.js';
 
 /** Machine settings a resumed run may change; everything else is fixed by the run event. */
-const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells', 'gpu', 'gpuLayers', 'dockerHosts'];
+const RESUMABLE_OVERRIDES = MACHINE_SETTINGS.filter((key) => OPTION_SPECS.some((spec) => spec.key === key)) as (keyof RunConfig)[];
 
 /** `--config` plus one flag per search setting: `ttsd run` and `ttsd bench search` take the same ones. */
 function addSearchSettings(command: Command): void {
@@ -31,7 +32,9 @@ export function registerRunCommands(program: Command): void {
     .command('run')
     .description('search for solutions: tasks × strategies × seeds under one generation budget, logged to <out>/events.jsonl')
     .option('--out <dir>', 'run directory (default: results/<date-time>)')
-    .option('--resume <dir>', 'finish an interrupted run (after a crash or kill -9) from its events.jsonl');
+    .option('--resume <dir>', 'finish an interrupted run (after a crash or kill -9) from its events.jsonl')
+    .option('--shard <i/n>', 'run part i (1-based) of n of the cells (default: from SLURM_ARRAY_TASK_ID/_MIN/_COUNT, or JOB_COMPLETION_INDEX with --shard-count); combine the parts with ttsd merge or ttsd report DIR...')
+    .option('--shard-count <n>', 'the number of shards when the index comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)');
   addSearchSettings(run);
   run.action(async (options: Record<string, unknown>) => {
     if (options.resume !== undefined) await resumeRun(String(options.resume), options);
@@ -90,6 +93,7 @@ function meanOf(x: SearchBenchResult, y: SearchBenchResult): SearchBenchResult {
 async function startRun(options: Record<string, unknown>): Promise<void> {
   const notes: string[] = [];
   const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES, notes);
+  const shard = resolveShard(options);
   // Absolute, so `--resume` works from any directory.
   config.tasks = path.resolve(config.tasks);
   if (!config.model.startsWith('hf:')) config.model = path.resolve(config.model);
@@ -104,7 +108,7 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
   } catch (error) {
     // A refused run leaves nothing behind: its store holds no event yet.
     store.close();
-    fs.rmSync(path.join(runDir, 'events.jsonl'), { force: true });
+    fs.rmSync(store.file, { force: true });
     if (!existed) fs.rmSync(runDir, { recursive: true, force: true });
     throw error;
   }
@@ -115,6 +119,7 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
     strategies: config.strategies,
     seeds: config.seeds,
     tasks: tasks.map((t) => t.id),
+    shard,
     started_at: new Date().toISOString(),
     // How each strategy runs under these settings: the report shows it from the log alone.
     protocols: config.strategies.map((name) => strategyByName(name)!.protocol(config)),
@@ -125,8 +130,12 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
   };
   store.append(runEvent);
   // Said once everything is checked and the run starts (a refused run prints only its error).
+  if (shard) {
+    const all = tasks.length * config.strategies.length * config.seeds.length;
+    notes.push(`shard ${shardLabel(shard)}: ${shardCells(Array.from({ length: all }), shard).length} of the grid's ${all} cells`);
+  }
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
-  await search(config, tasks, runDir, store, { cells: new Map(), done: new Set() }, services);
+  await search(config, tasks, runDir, store, { cells: new Map(), done: new Set() }, services, shard);
 }
 
 async function resumeRun(runDir: string, options: Record<string, unknown>): Promise<void> {
@@ -139,7 +148,22 @@ async function resumeRun(runDir: string, options: Record<string, unknown>): Prom
   const first = events[0] as RunStartEvent | undefined;
   if (!first || first.type !== 'run' || typeof first.config !== 'object') {
     store.close();
-    throw new UserError(`${runDir}/events.jsonl does not start with a run event`);
+    throw new UserError(`${store.file} does not start with a run event`);
+  }
+  // Each shard resumes on its own: the recorded shard holds, and a different --shard is refused.
+  // The scheduler's environment is not consulted: a failed shard resubmitted alone (sbatch
+  // --array=3) sees an array of one task, which says nothing about the shard it resumes.
+  const shard: Shard | null = first.shard ?? null;
+  let asked: Shard | null;
+  try {
+    asked = options.shard === undefined ? null : parseShard(String(options.shard));
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  if (asked && (!shard || asked.index !== shard.index || asked.count !== shard.count)) {
+    store.close();
+    throw new UserError(`${runDir} holds ${shard ? `shard ${shardLabel(shard)}` : 'the whole grid'}; it cannot be resumed as shard ${shardLabel(asked)}`);
   }
   if (events.some((e) => e.type === 'run_done')) {
     store.close();
@@ -167,7 +191,7 @@ async function resumeRun(runDir: string, options: Record<string, unknown>): Prom
   // The machine settings given (e.g. --gpu, --gpu-layers, --threads) and what they resolved to.
   store.append({ ...resumeEvent, ...Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v])), ...startFacts(services) });
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
-  await search(config, tasks, runDir, store, historyFromEvents(events, runDir), services);
+  await search(config, tasks, runDir, store, historyFromEvents(events, runDir), services, shard);
 }
 
 type StartedServices = Awaited<ReturnType<typeof startRealServices>>;
@@ -195,11 +219,11 @@ function startFacts(services: StartedServices): Record<string, unknown> {
   };
 }
 
-async function search(config: RunConfig, tasks: Task[], runDir: string, store: RunStore, history: RunHistory, services: StartedServices): Promise<void> {
+async function search(config: RunConfig, tasks: Task[], runDir: string, store: RunStore, history: RunHistory, services: StartedServices, shard: Shard | null): Promise<void> {
   try {
     const stop = () => void services.close().finally(() => process.exit(130));
     process.once('SIGINT', stop);
-    const result = await runSearch({ config, tasks, runDir, store, history, services, progress: progressFor(process.stderr), ...(services.lengths && { lengths: services.lengths }) });
+    const result = await runSearch({ config, tasks, runDir, store, history, services, progress: progressFor(process.stderr), shard, ...(services.lengths && { lengths: services.lengths }) });
     process.off('SIGINT', stop);
     process.stdout.write(`${runDir}: ${result.attempts} generations over ${result.cells} cells; report with: ttsd report ${runDir}\n`);
   } finally {

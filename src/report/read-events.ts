@@ -1,18 +1,18 @@
 /**
- * Reads a run directory's events.jsonl: the report is a pure function of this one file.
- * A kill mid-write can leave a partial last line; that line is dropped with a warning (the run
- * store writes each event with its newline in one write, so only the last line can be torn).
- * Anything malformed before the last line means the file was damaged, which the user must know.
+ * Reads one or several run directories (shards of one grid) for the report: the report is a pure
+ * function of their events.jsonl files. Parsing and validation are the run store's own
+ * (src/run/events.ts: a torn last line is dropped with a warning, anything malformed before it
+ * is refused with file:line); combining several directories is `ttsd merge`'s (src/run/merge.ts:
+ * same experiment, each cell counted once, planned cells held by none reported as missing).
  *
- * The file is streamed line by line and attempts keep only the fields the report uses: a long
+ * The files are streamed line by line and attempts keep only the fields the report uses: a long
  * run's log holds every response text and can outgrow a single JavaScript string.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { UserError } from '../errors.js';
-import { EVENTS_VERSION, type AttemptEvent, type RunStartEvent, type TrainStepEvent } from '../run/events.js';
+import { EVENTS_FILE, EVENTS_VERSION, EventLineReader, cellOf, type AttemptEvent, type RunEvent, type RunStartEvent, type TrainStepEvent } from '../run/events.js';
+import { cellKey } from '../run/history.js';
+import { combineRuns, describeCell, RunScanner, scanRun, type CellId, type ScannedRun } from '../run/merge.js';
+
+export { EVENTS_FILE };
 
 /** Busy time of the sampler, graders and trainer during one process's part of the run. */
 export interface Utilisation {
@@ -29,226 +29,117 @@ export interface RunLog {
   attempts: AttemptEvent[];
   trainSteps: TrainStepEvent[];
   /** (task, strategy, seed) cells the run closed with a cell_done event */
-  cellsDone: Array<{ task: string; strategy: string; seed: number }>;
+  cellsDone: CellId[];
   utilisation: Utilisation[];
   resumes: number;
-  /** a run_done event was written */
+  /** a run_done event was written (by every input, none of the planned cells missing) */
   finished: boolean;
-  /** count of events per type that the report does not use */
-  otherEvents: Record<string, number>;
+  /** planned cells (tasks × strategies × seeds of the run event) */
+  plannedCells: number;
+  /** planned cells no input holds any event of */
+  missingCells: CellId[];
   warnings: string[];
 }
 
-export const EVENTS_FILE = 'events.jsonl';
+/** What the report keeps of one input, in its log's order. */
+class Collector {
+  readonly cellEvents: { key: string; event: AttemptEvent | TrainStepEvent | CellId }[] = [];
+  readonly utilisation: Utilisation[] = [];
+  resumes = 0;
+
+  event(event: RunEvent): void {
+    const id = cellOf(event);
+    if (id) {
+      const key = cellKey(id.task, id.strategy, id.seed);
+      if (event.type === 'attempt') this.cellEvents.push({ key, event: slimAttempt(event) });
+      else if (event.type === 'train_step') this.cellEvents.push({ key, event });
+      else this.cellEvents.push({ key, event: id });
+    } else if (event.type === 'utilisation') {
+      const { wall_ms, sampler, grader, trainer, grade_slot_ms, grader_concurrency } = event;
+      this.utilisation.push({ wall_ms, sampler, grader, trainer, grade_slot_ms, grader_concurrency });
+    } else if (event.type === 'resume') {
+      this.resumes++;
+    }
+  }
+}
 
 export async function readRunDirectory(directory: string): Promise<RunLog> {
-  const info = await stat(directory).catch(() => undefined);
-  if (!info) throw new UserError(`run directory not found: ${directory}`);
-  if (!info.isDirectory()) throw new UserError(`not a directory: ${directory}`);
-  const file = path.join(directory, EVENTS_FILE);
-  const stream = createReadStream(file, { encoding: 'utf8' });
-  const opened = new Promise<void>((resolve, reject) => {
-    stream.once('open', () => resolve());
-    stream.once('error', reject);
-  });
-  await opened.catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') throw new UserError(`no ${EVENTS_FILE} in ${directory}`);
-    throw new UserError(`cannot read ${file}: ${error.message}`);
-  });
-  const reader = new RunLogReader(file);
-  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) reader.line(line);
-  return reader.finish();
+  return readRunDirectories([directory]);
+}
+
+/** Several run directories as one run (see the module comment). */
+export async function readRunDirectories(directories: string[]): Promise<RunLog> {
+  const scans: ScannedRun[] = [];
+  const collectors: Collector[] = [];
+  for (const directory of directories) {
+    const collector = new Collector();
+    scans.push(await scanRun(directory, (event) => collector.event(event)));
+    collectors.push(collector);
+  }
+  return buildLog(scans, collectors);
 }
 
 /** Parses events.jsonl text; `source` names the file in messages. */
 export function parseRunLog(text: string, source = EVENTS_FILE): RunLog {
-  const reader = new RunLogReader(source);
+  const collector = new Collector();
+  const scanner = new RunScanner(source, source, (event) => collector.event(event));
+  const reader = new EventLineReader(source, (event, line) => scanner.event(event, line));
   for (const line of text.split('\n')) reader.line(line);
-  return reader.finish();
+  reader.finish();
+  return buildLog([scanner.finish(reader.torn?.line ?? null)], [collector]);
 }
 
-const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
-const isString = (value: unknown): value is string => typeof value === 'string';
-const optionalNumber = (value: unknown): number | undefined => (isFiniteNumber(value) ? value : undefined);
-
-/**
- * Accumulates events line by line. Each non-empty line is parsed only once the next non-empty
- * line arrives, so the last one, which may be torn, is recognised as such.
- */
-class RunLogReader {
-  private lineNumber = 0;
-  private pending: { text: string; lineNumber: number } | undefined;
-  private run: RunStartEvent | undefined;
-  private readonly attempts: AttemptEvent[] = [];
-  private readonly trainSteps: TrainStepEvent[] = [];
-  private readonly cellsDone: RunLog['cellsDone'] = [];
-  private readonly utilisation: Utilisation[] = [];
-  private readonly otherEvents: Record<string, number> = Object.create(null);
-  private readonly warnings: string[] = [];
-  private resumes = 0;
-  private finished = false;
-  private skippedAttempts = 0;
-  private skippedTrainSteps = 0;
-
-  constructor(private readonly source: string) {}
-
-  line(text: string): void {
-    this.lineNumber++;
-    const trimmed = text.trim();
-    if (trimmed === '') return;
-    if (this.pending) this.parse(this.pending.text, this.pending.lineNumber, false);
-    this.pending = { text: trimmed, lineNumber: this.lineNumber };
-  }
-
-  finish(): RunLog {
-    if (this.pending) this.parse(this.pending.text, this.pending.lineNumber, true);
-    this.pending = undefined;
-    if (!this.run) throw new UserError(`${this.source} has no "run" event: not a ttsd run log`);
-    if (this.skippedAttempts > 0) {
-      this.warnings.push(`ignored ${this.skippedAttempts} attempt event(s) missing task, strategy, seed, k or reward`);
+function buildLog(scans: ScannedRun[], collectors: Collector[]): RunLog {
+  const combined = combineRuns(scans);
+  const warnings: string[] = [];
+  const attempts: AttemptEvent[] = [];
+  const trainSteps: TrainStepEvent[] = [];
+  const cellsDone: CellId[] = [];
+  collectors.forEach((collector, i) => {
+    for (const { key, event } of collector.cellEvents) {
+      if (combined.owner.get(key) !== i) continue; // the same cell counts once, from the first input holding it
+      if ('type' in event && event.type === 'attempt') attempts.push(event);
+      else if ('type' in event) trainSteps.push(event);
+      else cellsDone.push(event);
     }
-    if (this.skippedTrainSteps > 0) this.warnings.push(`ignored ${this.skippedTrainSteps} train_step event(s) missing task, seed or step`);
-    return {
-      run: this.run,
-      attempts: this.attempts,
-      trainSteps: this.trainSteps,
-      cellsDone: this.cellsDone,
-      utilisation: this.utilisation,
-      resumes: this.resumes,
-      finished: this.finished,
-      otherEvents: this.otherEvents,
-      warnings: this.warnings,
-    };
+  });
+  for (const scan of scans) {
+    if (scan.tornLine !== null) warnings.push(`ignored a truncated last line (line ${scan.tornLine}) of ${scan.file}, probably cut by a kill mid-write`);
+    if (scan.run.version > EVENTS_VERSION) warnings.push(`${scan.file} has events version ${scan.run.version}; this report understands version ${EVENTS_VERSION}`);
   }
-
-  private parse(text: string, lineNumber: number, isLast: boolean): void {
-    let event: unknown;
-    try {
-      event = JSON.parse(text);
-    } catch (error) {
-      if (isLast) {
-        this.warnings.push(`ignored a truncated last line (line ${lineNumber}) of ${this.source}, probably cut by a kill mid-write`);
-        return;
-      }
-      throw new UserError(`${this.source} line ${lineNumber} is not valid JSON: ${(error as Error).message}`);
-    }
-    if (typeof event !== 'object' || event === null || Array.isArray(event) || !isString((event as { type?: unknown }).type)) {
-      throw new UserError(`${this.source} line ${lineNumber} is not an event object with a "type"`);
-    }
-    this.record(event as Record<string, unknown> & { type: string }, lineNumber);
+  const { missing, planned } = combined;
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 3).map(describeCell).join(', ');
+    warnings.push(`${missing.length} of ${planned.length} planned cells have no events (not run, or a shard missing): ${shown}${missing.length > 3 ? ', …' : ''}; they are not in the results`);
   }
-
-  private record(event: Record<string, unknown> & { type: string }, lineNumber: number): void {
-    switch (event.type) {
-      case 'run':
-        if (this.run) {
-          this.count('run (repeated)');
-        } else {
-          this.run = runEvent(event, this.source, lineNumber);
-          if (this.run.version > EVENTS_VERSION) {
-            this.warnings.push(`${this.source} has events version ${this.run.version}; this report understands version ${EVENTS_VERSION}`);
-          }
-        }
-        break;
-      case 'attempt': {
-        const attempt = attemptEvent(event);
-        if (attempt) this.attempts.push(attempt);
-        else this.skippedAttempts++;
-        break;
-      }
-      case 'train_step': {
-        const step = trainStepEvent(event);
-        if (step) this.trainSteps.push(step);
-        else this.skippedTrainSteps++;
-        break;
-      }
-      case 'cell_done':
-        if (isString(event.task) && isString(event.strategy) && isFiniteNumber(event.seed)) {
-          this.cellsDone.push({ task: event.task, strategy: event.strategy, seed: event.seed });
-        }
-        break;
-      case 'utilisation':
-        if (isFiniteNumber(event.wall_ms)) {
-          this.utilisation.push({
-            wall_ms: event.wall_ms,
-            sampler: optionalNumber(event.sampler),
-            grader: optionalNumber(event.grader),
-            trainer: optionalNumber(event.trainer),
-            grade_slot_ms: optionalNumber(event.grade_slot_ms),
-            grader_concurrency: optionalNumber(event.grader_concurrency),
-          });
-        }
-        break;
-      case 'resume':
-        this.resumes++;
-        break;
-      case 'run_done':
-        this.finished = true;
-        break;
-      default:
-        this.count(event.type);
-    }
-  }
-
-  private count(type: string): void {
-    this.otherEvents[type] = (this.otherEvents[type] ?? 0) + 1;
-  }
-}
-
-function runEvent(event: Record<string, unknown>, source: string, lineNumber: number): RunStartEvent {
-  const budget = event.budget;
-  if (!isFiniteNumber(budget) || !Number.isInteger(budget) || budget < 1) {
-    throw new UserError(`${source} line ${lineNumber}: the run event needs a positive integer "budget"`);
-  }
-  const stringList = (value: unknown): string[] => (Array.isArray(value) ? value.filter(isString) : []);
   return {
-    ...event,
-    type: 'run',
-    version: isFiniteNumber(event.version) ? event.version : EVENTS_VERSION,
-    budget,
-    strategies: stringList(event.strategies),
-    tasks: stringList(event.tasks),
-    seeds: Array.isArray(event.seeds) ? event.seeds.filter(isFiniteNumber) : [],
+    run: combined.run,
+    attempts,
+    trainSteps,
+    cellsDone,
+    utilisation: collectors.flatMap((c) => c.utilisation),
+    resumes: collectors.reduce((sum, c) => sum + c.resumes, 0),
+    finished: scans.every((s) => s.finished) && missing.length === 0,
+    plannedCells: planned.length,
+    missingCells: missing,
+    warnings,
   };
 }
 
-/** The attempt's report fields only (no response text, code or feedback); undefined if unusable. */
-function attemptEvent(event: Record<string, unknown>): AttemptEvent | undefined {
-  const { task, strategy, seed, k, reward } = event;
-  if (!isString(task) || !isString(strategy) || !isFiniteNumber(seed)) return undefined;
-  if (!isFiniteNumber(k) || !Number.isInteger(k) || k < 1 || (reward !== 0 && reward !== 1)) return undefined;
+/** The attempt's report fields only (no response text, code, tokens or feedback). */
+function slimAttempt(e: AttemptEvent): AttemptEvent {
   return {
     type: 'attempt',
-    task,
-    strategy,
-    seed,
-    k,
-    step: optionalNumber(event.step) ?? k,
-    reward,
-    private_reward: event.private_reward === 1 ? 1 : 0,
-    verdict: isString(event.verdict) ? event.verdict : '',
-    tokens: optionalNumber(event.tokens) ?? 0,
-    ms: optionalNumber(event.ms) ?? 0,
-    grade_ms: optionalNumber(event.grade_ms),
-  };
-}
-
-function trainStepEvent(event: Record<string, unknown>): TrainStepEvent | undefined {
-  const { task, seed, step } = event;
-  if (!isString(task) || !isFiniteNumber(seed) || !isFiniteNumber(step)) return undefined;
-  // NaN/Infinity cannot be JSON, but a diverged step may write null: keep it out of the charts
-  const metric = (value: unknown) => (isFiniteNumber(value) ? value : Number.NaN);
-  return {
-    type: 'train_step',
-    task,
-    seed,
-    step,
-    strategy: isString(event.strategy) ? event.strategy : undefined,
-    loss: metric(event.loss),
-    kl_before: metric(event.kl_before),
-    kl_after: metric(event.kl_after),
-    grad_norm: metric(event.grad_norm),
-    ms: optionalNumber(event.ms) ?? 0,
-    skipped: event.skipped === true,
+    task: e.task,
+    strategy: e.strategy,
+    seed: e.seed,
+    k: e.k,
+    step: e.step,
+    reward: e.reward,
+    private_reward: e.private_reward,
+    verdict: e.verdict,
+    tokens: e.tokens,
+    ms: e.ms,
+    ...(e.grade_ms !== undefined && { grade_ms: e.grade_ms }),
   };
 }

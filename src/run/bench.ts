@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { ChatMessage, Rollout, SampleOptions, Sampler } from '../model/types.js';
 import type { Task } from '../tasks/types.js';
 import type { RunConfig } from './config.js';
-import type { UtilisationEvent } from './events.js';
+import { EVENTS_VERSION, type UtilisationEvent } from './events.js';
 import { historyFromEvents } from './history.js';
 import type { RunLengths } from './lengths.js';
 import { runSearch } from './loop.js';
@@ -31,7 +31,7 @@ export async function benchSearch(config: RunConfig, tasks: Task[], services: Ru
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsd-bench-search-'));
     try {
       const store = RunStore.create(dir);
-      store.append({ type: 'run', bench: true, parallel_cells: parallelCells });
+      store.append({ type: 'run', version: EVENTS_VERSION, budget: config.budget, strategies: config.strategies, seeds: config.seeds, tasks: tasks.map((t) => t.id), bench: true, parallel_cells: parallelCells });
       const started = performance.now();
       await runSearch({ config: { ...config, parallelCells }, tasks, runDir: dir, store, history: historyFromEvents([]), services, progress: quiet, ...(services.lengths && { lengths: services.lengths }) });
       const wallMs = performance.now() - started;

@@ -249,3 +249,11 @@ function checkConsistency(config: RunConfig, knownStrategies: readonly string[],
   }
   return config;
 }
+
+/**
+ * Settings of the machine rather than of the experiment: they may change on --resume, and
+ * `ttsd report`/`ttsd merge` ignore them when checking that several run directories (shards)
+ * ran the same experiment. Listed by name so that settings other parts add (Docker hosts, the
+ * inference server) are covered as soon as they exist.
+ */
+export const MACHINE_SETTINGS: readonly string[] = ['threads', 'concurrency', 'parallelCells', 'gpu', 'gpuLayers', 'dockerHosts', 'sampler', 'server', 'serverKind', 'adapterDir'];

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { AttemptOutcome, CellHistory } from '../strategies/types.js';
-import type { AttemptEvent, RunEvent } from './events.js';
+import { cellOf as cellOfEvent, type AttemptEvent, type RunEvent } from './events.js';
 
 export const cellKey = (task: string, strategy: string, seed: number): string => `${task}\u0000${strategy}\u0000${seed}`;
 
@@ -25,24 +25,22 @@ export function historyFromEvents(events: RunEvent[], runDir = '.'): RunHistory 
   };
   for (const event of events) {
     if (event.type === 'attempt') {
-      const a = event as AttemptEvent & Record<string, unknown>;
-      const cell = cellOf(cellKey(a.task, a.strategy, a.seed));
-      if (cell.attempts.has(a.k)) throw new Error(`events.jsonl logs attempt k=${a.k} of ${a.task}/${a.strategy}/${a.seed} twice`);
-      cell.attempts.set(a.k, outcomeFromEvent(a));
+      const cell = cellOf(cellKey(event.task, event.strategy, event.seed));
+      if (cell.attempts.has(event.k)) throw new Error(`events.jsonl logs attempt k=${event.k} of ${event.task}/${event.strategy}/${event.seed} twice`);
+      cell.attempts.set(event.k, outcomeFromEvent(event));
     } else if (event.type === 'train_step') {
-      const e = event as Record<string, unknown>;
-      const cell = cellOf(cellKey(String(e.task), String(e.strategy ?? 'sdpo'), Number(e.seed)));
-      const adapter = (e.adapter as string | null | undefined) ?? null;
-      cell.trainSteps.set(Number(e.step), { adapterPath: adapter === null ? null : path.resolve(runDir, adapter) });
+      const id = cellOfEvent(event)!;
+      const cell = cellOf(cellKey(id.task, id.strategy, id.seed));
+      const adapter = event.adapter ?? null;
+      cell.trainSteps.set(event.step, { adapterPath: adapter === null ? null : path.resolve(runDir, adapter) });
     } else if (event.type === 'cell_done') {
-      const e = event as Record<string, unknown>;
-      done.add(cellKey(String(e.task), String(e.strategy), Number(e.seed)));
+      done.add(cellKey(event.task, event.strategy, event.seed));
     }
   }
   return { cells, done };
 }
 
-export function attemptEvent(task: string, strategy: string, seed: number, a: AttemptOutcome, extra: { adapter: string | null; keepTokens: boolean }): AttemptEvent & Record<string, unknown> {
+export function attemptEvent(task: string, strategy: string, seed: number, a: AttemptOutcome, extra: { adapter: string | null; keepTokens: boolean }): AttemptEvent {
   return {
     type: 'attempt',
     task,
@@ -67,21 +65,21 @@ export function attemptEvent(task: string, strategy: string, seed: number, a: At
   };
 }
 
-function outcomeFromEvent(e: AttemptEvent & Record<string, unknown>): AttemptOutcome {
+function outcomeFromEvent(e: AttemptEvent): AttemptOutcome {
   return {
     k: e.k,
     step: e.step,
-    position: Number(e.position ?? 0),
-    text: String(e.text ?? ''),
-    code: (e.code as string | null | undefined) ?? null,
+    position: e.position ?? 0,
+    text: e.text ?? '',
+    code: e.code ?? null,
     finishReason: e.finish_reason === 'length' ? 'length' : 'stop',
-    responseTokens: Array.isArray(e.response_tokens) ? (e.response_tokens as number[]) : [],
-    ...(Array.isArray(e.response_logprobs) ? { logprobs: e.response_logprobs as number[] } : {}),
-    reward: e.reward === 1 ? 1 : 0,
-    privateReward: e.private_reward === 1 ? 1 : 0,
+    responseTokens: e.response_tokens ?? [],
+    ...(e.response_logprobs ? { logprobs: e.response_logprobs } : {}),
+    reward: e.reward,
+    privateReward: e.private_reward,
     verdict: e.verdict,
-    feedback: String(e.feedback ?? ''),
+    feedback: e.feedback ?? '',
     ms: e.ms,
-    gradeMs: Number(e.grade_ms ?? 0),
+    gradeMs: e.grade_ms ?? 0,
   };
 }

@@ -9,6 +9,7 @@ import type { CellDoneEvent, RunDoneEvent, TrainStepEvent, UtilisationEvent } fr
 import { attemptEvent, cellKey, type RunHistory } from './history.js';
 import { deriveLengths, type RunLengths } from './lengths.js';
 import type { Progress } from './progress.js';
+import { shardCells, type Shard } from './shards.js';
 import { MeteredCellTrainer, MeteredGrader, SharedSampler, type RunServices } from './services.js';
 import type { RunStore } from './store.js';
 import { BusyMeter } from './utilisation.js';
@@ -39,6 +40,8 @@ export interface SearchOptions {
   progress: Progress;
   /** The run's lengths, derived and checked at start (lengths.ts); derived here when absent. */
   lengths?: RunLengths;
+  /** The part of the grid this process runs (shards.ts); null/absent = every cell. */
+  shard?: Shard | null;
 }
 
 /**
@@ -57,7 +60,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
   const trainMeter = new BusyMeter();
   // Every trainer is told the longest sequence it will see; teacher prompts are cut to the bound it was derived from.
   const lengths = options.lengths ?? (await deriveLengths(config, options.tasks, services.sampler));
-  const cells = cellsOf(options.tasks, config.strategies, config.seeds);
+  const cells = shardCells(cellsOf(options.tasks, config.strategies, config.seeds), options.shard);
   const todo = cells.filter((c) => !history.done.has(cellKey(c.task.id, c.strategy, c.seed)));
   progress.start(cells.length, cells.length * config.budget, countRecorded(history));
   for (const cell of cells) if (history.done.has(cellKey(cell.task.id, cell.strategy, cell.seed))) progress.cellDone();

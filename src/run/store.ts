@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import type { RunEvent } from './events.js';
-
-export const EVENTS_FILE = 'events.jsonl';
+import { EVENTS_FILE, parseEventBuffer, type RunEvent } from './events.js';
 
 /**
  * The append-only run store: one JSON object a line in `<dir>/events.jsonl`. Every event is
@@ -51,10 +49,22 @@ export class RunStore {
       throw new UserError(`cannot open ${file}: ${describe(error)}`);
     }
     const content = fs.readFileSync(fd);
-    const { events, validBytes } = parseEvents(content);
-    const repaired = validBytes !== content.length;
-    if (repaired) {
+    let parsed: ReturnType<typeof parseEventBuffer>;
+    try {
+      parsed = parseEventBuffer(content, file);
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
+    }
+    const { events, missingNewline } = parsed;
+    let validBytes = parsed.validBytes;
+    const repaired = validBytes !== content.length || missingNewline;
+    if (validBytes !== content.length) {
       fs.ftruncateSync(fd, validBytes);
+      fs.fsyncSync(fd);
+    } else if (missingNewline) {
+      // the last event is complete but its newline was not written: end it so appends start a line
+      validBytes += fs.writeSync(fd, '\n', validBytes);
       fs.fsyncSync(fd);
     }
     return { store: new RunStore(dir, fd, validBytes, options.writeChunk ?? defaultWrite), events, repaired };
@@ -103,36 +113,6 @@ export interface StoreOptions {
 
 function defaultWrite(fd: number, data: Buffer, offset: number, position: number): number {
   return fs.writeSync(fd, data, offset, data.length - offset, position);
-}
-
-/** Parses complete lines; a torn or unparsable LAST line is dropped (it was being written when the process died). */
-export function parseEvents(content: Buffer): { events: RunEvent[]; validBytes: number } {
-  const events: RunEvent[] = [];
-  let start = 0;
-  while (start < content.length) {
-    const end = content.indexOf(0x0a, start);
-    if (end < 0) break; // torn last line
-    const line = content.subarray(start, end).toString('utf8').trim();
-    if (line !== '') {
-      try {
-        events.push(JSON.parse(line) as RunEvent);
-      } catch (error) {
-        if (end + 1 < content.length) {
-          throw new UserError(`events.jsonl is corrupt at byte ${start} (not the last line): ${(error as Error).message}`);
-        }
-        break;
-      }
-    }
-    start = end + 1;
-  }
-  return { events, validBytes: start };
-}
-
-/** Reads a run's events without opening it for writing (a torn last line is ignored). */
-export function readEvents(dir: string): RunEvent[] {
-  const file = path.join(dir, EVENTS_FILE);
-  if (!fs.existsSync(file)) throw new UserError(`${dir} holds no run (no ${EVENTS_FILE})`);
-  return parseEvents(fs.readFileSync(file)).events;
 }
 
 function describe(error: unknown): string {

@@ -98,8 +98,8 @@ describe('ttsd report', () => {
     const cases: Array<[string, RegExp]> = [
       [path.join(root, 'missing'), /run directory not found/],
       [await runDir('empty'), /no events\.jsonl in/],
-      [await runDir('norun', `${HAND_LOG_LINES[1]}\n`), /has no "run" event/],
-      [await runDir('malformed', `${HAND_LOG_LINES.slice(0, 3).join('\n')}\nnot json\n${HAND_LOG_LINES[3]}\n`), /line 4 is not valid JSON/],
+      [await runDir('norun', `${HAND_LOG_LINES[1]}\n`), /events\.jsonl:1: the log must start with a run event/],
+      [await runDir('malformed', `${HAND_LOG_LINES.slice(0, 3).join('\n')}\nnot json\n${HAND_LOG_LINES[3]}\n`), /malformed\/events\.jsonl:4: not valid JSON/],
     ];
     for (const [dir, message] of cases) {
       const { code, stdout, stderr } = await ttsd('report', dir, '--json');

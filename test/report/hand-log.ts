@@ -33,7 +33,6 @@ export const HAND_LOG_LINES = [
   JSON.stringify({ type: 'train_step', task: 'A', seed: 1, step: 1, loss: 0.9, kl_before: 0.5, kl_after: 0.3, grad_norm: 1.5, ms: 5000 }),
   attempt('A', 'sdpo', 1, 2, 1, 1),
   JSON.stringify({ type: 'train_step', task: 'A', seed: 1, step: 2, loss: 0.7, kl_before: 0.4, kl_after: 0.2, grad_norm: 1.1, ms: 5000 }),
-  JSON.stringify({ type: 'heartbeat', at: '2026-01-01T00:00:00Z' }),
   attempt('A', 'best-of-k', 2, 1, 1, 0, graded),
   attempt('A', 'best-of-k', 2, 2, 0, 0, graded),
   attempt('A', 'best-of-k', 2, 3, 0, 0, graded),

@@ -54,22 +54,42 @@ describe('reading events.jsonl', () => {
     expect(parseRunLog(`${run}\n${attempt(1)}\n${attempt(2)}`).attempts).toHaveLength(2);
   });
 
-  it('names the line of a malformed middle line', () => {
-    expect(messageOf(() => parseRunLog(`${run}\n${attempt(1)}\n{oops\n${attempt(2)}\n`))).toMatch(/line 3 is not valid JSON/);
-    expect(messageOf(() => parseRunLog(`${run}\n[1,2]\n`))).toMatch(/line 2 is not an event object/);
+  it('names file:line of a malformed middle line', () => {
+    expect(messageOf(() => parseRunLog(`${run}\n${attempt(1)}\n{oops\n${attempt(2)}\n`, 'r/events.jsonl'))).toMatch(/^r\/events\.jsonl:3: not valid JSON/);
+    expect(messageOf(() => parseRunLog(`${run}\n[1,2]\n`))).toMatch(/^events\.jsonl:2: not an event object$/);
   });
 
-  it('requires a run event with a budget', () => {
-    expect(messageOf(() => parseRunLog(`${attempt(1)}\n`))).toMatch(/no "run" event/);
+  it('requires the log to start with one run event with a budget', () => {
+    expect(messageOf(() => parseRunLog(`${attempt(1)}\n`))).toMatch(/^events\.jsonl:1: the log must start with a run event, found a attempt event$/);
     expect(messageOf(() => parseRunLog(''))).toMatch(/no "run" event/);
-    expect(messageOf(() => parseRunLog(`{"type":"run","strategies":[]}\n`))).toMatch(/line 1: the run event needs a positive integer "budget"/);
+    expect(messageOf(() => parseRunLog(`{"type":"run","version":1,"strategies":[],"seeds":[],"tasks":[]}\n`))).toMatch(/^events\.jsonl:1: run event lacks "budget"$/);
+    expect(messageOf(() => parseRunLog(`${run}\n${attempt(1)}\n${run}\n`))).toMatch(/^events\.jsonl:3: a second run event/);
   });
 
-  it('skips unknown event types, blank lines and attempts missing required fields', () => {
-    const log = parseRunLog(`${run}\n\n{"type":"future_thing","x":1}\n{"type":"attempt","task":"A"}\n${attempt(1)}\n`);
-    expect(log.attempts).toHaveLength(1);
-    expect(log.otherEvents).toEqual({ future_thing: 1 });
-    expect(log.warnings.join(' ')).toMatch(/ignored 1 attempt event/);
+  it('refuses unknown event types and events missing or mistyping a field, even on the last line; skips blank lines', () => {
+    expect(messageOf(() => parseRunLog(`${run}\n\n{"type":"future_thing","x":1}\n${attempt(1)}\n`))).toMatch(/^events\.jsonl:3: unknown event type "future_thing" \(known: run, attempt, train_step, cell_done, resume, utilisation, run_done\)$/);
+    expect(messageOf(() => parseRunLog(`${run}\n${attempt(1)}\n{"type":"attempt","task":"A"}\n`))).toMatch(/^events\.jsonl:3: attempt event lacks "strategy"$/);
+    const badSeed = JSON.stringify({ ...JSON.parse(attempt(2)), seed: '1' });
+    expect(messageOf(() => parseRunLog(`${run}\n${badSeed}\n${attempt(1)}\n`))).toMatch(/^events\.jsonl:2: attempt event's "seed" must be an integer, got "1"$/);
+    expect(parseRunLog(`${run}\n\n\n${attempt(1)}\n`).attempts).toHaveLength(1);
+  });
+
+  it('reads null metrics of a train step (NaN written by JSON.stringify) back as NaN', () => {
+    const step = JSON.stringify({ type: 'train_step', task: 'A', strategy: 'sdpo', seed: 1, step: 1, loss: 0.5, kl_before: Number.NaN, kl_after: null, grad_norm: 1, ms: 3, signal: false, loss_kind: 'policy_gradient' });
+    const [parsed] = parseRunLog(`${run}\n${step}\n`).trainSteps;
+    expect(parsed.loss).toBe(0.5);
+    expect(parsed.kl_before).toBeNaN();
+    expect(parsed.kl_after).toBeNaN();
+    expect(parsed.signal).toBe(false);
+  });
+
+  it('reports planned cells that have no events as missing', () => {
+    const two = JSON.stringify({ type: 'run', version: 1, budget: 3, strategies: ['sdpo'], seeds: [1, 2], tasks: ['A'] });
+    const log = parseRunLog(`${two}\n${attempt(1)}\n`);
+    expect(log.plannedCells).toBe(2);
+    expect(log.missingCells).toEqual([{ task: 'A', strategy: 'sdpo', seed: 2 }]);
+    expect(log.finished).toBe(false);
+    expect(log.warnings.join(' ')).toMatch(/1 of 2 planned cells have no events .*: cell A\/sdpo\/seed 2; they are not in the results/);
   });
 
   const tmp = mkdtemp(path.join(os.tmpdir(), 'ttsd-read-'));

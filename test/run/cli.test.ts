@@ -14,8 +14,12 @@ const model = path.join(tmp, 'model.gguf');
 fs.writeFileSync(model, 'not loaded: every case fails before anything starts');
 
 async function ttsd(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return ttsdWith({}, ...args);
+}
+
+async function ttsdWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('node', ['bin/ttsd.js', ...args], { cwd: root });
+    const { stdout, stderr } = await run('node', ['bin/ttsd.js', ...args], { cwd: root, env: { ...process.env, SLURM_ARRAY_TASK_ID: '', JOB_COMPLETION_INDEX: '', ...env } });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -38,6 +42,18 @@ describe('ttsd run refuses bad input up front', () => {
     await refuses(['--budget', 'many'], /--budget must be an integer/);
     await refuses(['--strategies', 'best-of-k,beam'], /--strategies must list some of best-of-k, multi-turn, sdpo/);
     await refuses(['--divergence', 'l2'], /--divergence must be one of/);
+  });
+
+  it('bad shards, from the flag or from the scheduler\'s environment', async () => {
+    await refuses(['--shard', '3/2'], /^ttsd: --shard must be i\/n with 1 ≤ i ≤ n \(e\.g\. 2\/8\), got "3\/2"\n$/);
+    await refuses(['--shard-count', '4'], /^ttsd: --shard-count needs JOB_COMPLETION_INDEX \(a Kubernetes Indexed Job\); on its own, use --shard i\/n\n$/);
+    const out = path.join(tmp, 'run-env-shard');
+    let result = await ttsdWith({ JOB_COMPLETION_INDEX: '4' }, 'run', '--tasks', 'tasks', '--model', model, '--out', out, '--shard-count', '4');
+    expect(result.stderr).toMatch(/^ttsd: JOB_COMPLETION_INDEX=4 is outside 0\.\.3 \(--shard-count 4\)\n$/);
+    result = await ttsdWith({ SLURM_ARRAY_TASK_ID: '9', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_COUNT: '4' }, 'run', '--tasks', 'tasks', '--model', model, '--out', out);
+    expect(result.stderr).toMatch(/^ttsd: SLURM array task 9 is not one of 4 consecutive tasks from 0/);
+    expect(result.code).not.toBe(0);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   it('a missing model, unknown task ids, a missing task file', async () => {

@@ -104,7 +104,7 @@ describe('full loop, real parts', () => {
     const services: RunServices = { ...real, sampler: rewriting };
     const dir = path.join(tmp, 'in-process');
     const store = RunStore.create(dir);
-    store.append({ type: 'run' });
+    store.append({ type: 'run', version: 1, budget: config.budget, strategies: config.strategies, seeds: config.seeds, tasks: tasks.map((t) => t.id) });
     const quiet: Progress = { start() {}, attempt() {}, trainStep() {}, cellDone() {}, finish() {} };
     try {
       await runSearch({ config, tasks, runDir: dir, store, history: historyFromEvents([]), services, progress: quiet });

@@ -24,7 +24,7 @@ const quiet: Progress = { start() {}, attempt() {}, trainStep() {}, cellDone() {
 
 async function search(dir: string, events: Ev[] = []) {
   const store = events.length ? RunStore.open(dir).store : RunStore.create(dir);
-  if (!events.length) store.append({ type: 'run' });
+  if (!events.length) store.append({ type: 'run', version: 1, budget: config.budget, strategies: config.strategies, seeds: config.seeds, tasks: tasks.map((t) => t.id) });
   const services = scriptedServices();
   await runSearch({ config, tasks, runDir: dir, store, history: historyFromEvents(events as RunEvent[], dir), services, progress: quiet });
   store.close();
