@@ -18,8 +18,17 @@ export function protocolsOf(run: RunStartEvent): Map<string, StrategyProtocol> {
     if (typeof p !== 'object' || p === null) continue;
     const r = p as Record<string, unknown>;
     if (!isString(r.strategy) || !isString(r.label) || typeof r.learns !== 'boolean' || typeof r.generations_per_step !== 'number') continue;
-    protocols.set(r.strategy, {
+    // Logs written before variants keyed protocols by strategy and had no traits: the strategy's name is its label.
+    const variant = isString(r.variant) ? r.variant : r.strategy;
+    const loss = isString(r.loss) ? (r.loss as StrategyProtocol['loss']) : null;
+    protocols.set(variant, {
+      variant,
       strategy: r.strategy,
+      // Logs without traits name no baseline: the comparison needs the recorded trait.
+      independent: r.independent === true,
+      loss: loss ?? (r.learns ? 'distill' : null),
+      teacher: isString(r.teacher) ? r.teacher : r.learns && typeof r.settings === 'object' && r.settings !== null && isString((r.settings as Record<string, unknown>).teacher) ? ((r.settings as Record<string, unknown>).teacher as string) : null,
+      teacher_context: isString(r.teacher_context) ? (r.teacher_context as StrategyProtocol['teacher_context']) : r.learns ? 'feedback' : null,
       label: r.label,
       learns: r.learns,
       generations_per_step: r.generations_per_step,

@@ -33,7 +33,7 @@ export function historyFromEvents(events: RunEvent[], runDir = '.'): RunHistory 
       const e = event as Record<string, unknown>;
       const cell = cellOf(cellKey(String(e.task), String(e.strategy ?? 'sdpo'), Number(e.seed)));
       const adapter = (e.adapter as string | null | undefined) ?? null;
-      cell.trainSteps.set(Number(e.step), { adapterPath: adapter === null ? null : path.resolve(runDir, adapter) });
+      cell.trainSteps.set(Number(e.step), { adapterPath: adapter === null ? null : path.resolve(runDir, adapter), ...(e.signal === false ? { signal: false } : {}) });
     } else if (event.type === 'cell_done') {
       const e = event as Record<string, unknown>;
       done.add(cellKey(String(e.task), String(e.strategy), Number(e.seed)));
@@ -53,6 +53,7 @@ export function attemptEvent(task: string, strategy: string, seed: number, a: At
     position: a.position,
     reward: a.reward,
     private_reward: a.privateReward,
+    ...(a.publicTotal !== undefined ? { public_passed: a.publicPassed, public_total: a.publicTotal } : {}),
     verdict: a.verdict,
     tokens: a.responseTokens.length,
     ms: Math.round(a.ms),
@@ -78,6 +79,7 @@ function outcomeFromEvent(e: AttemptEvent & Record<string, unknown>): AttemptOut
     responseTokens: Array.isArray(e.response_tokens) ? (e.response_tokens as number[]) : [],
     ...(Array.isArray(e.response_logprobs) ? { logprobs: e.response_logprobs as number[] } : {}),
     reward: e.reward === 1 ? 1 : 0,
+    ...(typeof e.public_total === 'number' && typeof e.public_passed === 'number' ? { publicPassed: e.public_passed, publicTotal: e.public_total } : {}),
     privateReward: e.private_reward === 1 ? 1 : 0,
     verdict: e.verdict,
     feedback: String(e.feedback ?? ''),

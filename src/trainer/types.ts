@@ -1,4 +1,8 @@
 export type Divergence = 'reverse_kl' | 'forward_kl' | 'jsd' | 'sampled_token';
+/** Contract C2: what a step minimises. 'distill' = the SDPO divergences below (the default). */
+export type LossKind = 'distill' | 'policy_gradient' | 'cross_entropy';
+/** Contract C2: frozen = the base model without adapter; live = the current student before the step (no gradient through it). */
+export type TeacherKind = 'ema' | 'trust_region' | 'frozen' | 'live';
 
 export interface TrainerConfig {
   model: string; // base GGUF path
@@ -12,8 +16,14 @@ export interface TrainerConfig {
   divergence: Divergence;
   jsdAlpha: number; // for 'jsd'
   topK: number; // student top-K (+ tail bucket)
-  teacher: 'ema' | 'trust_region';
+  /** What a step minimises (default 'distill'). */
+  loss?: LossKind;
+  teacher: TeacherKind;
   ema: number; // η
+  /** A second GGUF scoring the teacher side (no adapter; same vocabulary as the student). */
+  teacherModel?: string;
+  /** PPO clip ε for 'policy_gradient' (default 0.2). */
+  pgClip?: number;
   isClip?: number; // importance weight min(π_θ/π_old, isClip) per token (stop-gradient); undefined = off
   threads: number;
   seed: number;
@@ -60,6 +70,10 @@ export interface TrainExample {
    * log-probs), for the importance weight min(π_θ(y_t)/π_old(y_t), isClip); absent = ratio 1.
    */
   behaviorLogprobs?: number[];
+  /** Per-rollout weight A_i: the advantage ('policy_gradient') or a weight ('cross_entropy', default 1). */
+  advantage?: number;
+  /** Optional per-token weights overriding A_i per token. */
+  tokenWeights?: number[];
 }
 
 /**

@@ -77,7 +77,7 @@ describe('run config', () => {
     [{ 'top-p': 0 }, /--top-p must be a number in \(0, 1\]/],
     [{ lr: 0 }, /--lr must be a number/],
     [{ divergence: 'kl' }, /--divergence must be one of/],
-    [{ strategies: 'sdpo,grpo' }, /--strategies must list some of/],
+    [{ strategies: 'sdpo,ppo' }, /--strategies must list some of/],
     [{ strategies: 'sdpo,sdpo' }, /twice/],
     [{ 'lora-targets': 'attn_q,wq' }, /--lora-targets must list/],
     [{ seeds: '1,1' }, /distinct seeds/],
