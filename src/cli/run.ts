@@ -253,7 +253,11 @@ function readConfigFile(file: unknown): Record<string, unknown> {
 /** Only the option values given on the command line (commander leaves the others undefined). */
 function flagsGiven(options: Record<string, unknown>): Partial<Record<keyof RunConfig, unknown>> {
   const given: Partial<Record<keyof RunConfig, unknown>> = {};
-  for (const spec of OPTION_SPECS) if (options[spec.key] !== undefined) given[spec.key] = options[spec.key];
+  for (const spec of OPTION_SPECS) {
+    // commander names an option after its flag (--variant → variant), RunConfig after its key (variants)
+    const attribute = new Option(spec.flag).attributeName();
+    if (options[attribute] !== undefined) given[spec.key] = options[attribute];
+  }
   return given;
 }
 

@@ -310,6 +310,9 @@ function loraTargets(value: unknown, name: string): string[] {
   return targets;
 }
 
+/** An option's flag as typed (`--variant` for the key `variants`; `--<kebab key>` for the others). */
+export const flagName = (spec: Pick<OptionSpec, 'flag'>): string => spec.flag.split(' ')[0];
+
 /** A RunConfig key as its flag name (without the dashes): maxPromptTokens → max-prompt-tokens. */
 export const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -330,6 +333,7 @@ export function resolveConfig(
   for (const spec of OPTION_SPECS) {
     byName.set(spec.key, spec);
     byName.set(kebab(spec.key), spec);
+    byName.set(flagName(spec).slice(2), spec); // e.g. "variant" for "variants"
   }
   const fileValues = new Map<keyof RunConfig, unknown>();
   for (const [name, value] of Object.entries(fromFile)) {
@@ -338,7 +342,7 @@ export function resolveConfig(
     fileValues.set(spec.key, value);
   }
   for (const spec of OPTION_SPECS) {
-    const name = `--${kebab(spec.key)}`;
+    const name = flagName(spec);
     if (fromFlags[spec.key] !== undefined) config[spec.key] = spec.parse(fromFlags[spec.key], name);
     else if (fileValues.has(spec.key)) {
       const value = fileValues.get(spec.key);
