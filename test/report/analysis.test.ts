@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyse } from '../../src/report/analysis.js';
 import { parseRunLog } from '../../src/report/read-events.js';
 import { consoleSummary, jsonSummary } from '../../src/report/summary.js';
-import { HAND_LOG } from './hand-log.js';
+import { HAND_LOG, HAND_LOG_WITHOUT_PROTOCOLS } from './hand-log.js';
 import { syntheticEvents, toJsonl } from './synthetic-run.js';
 
 const bootstrap = { resamples: 1000, level: 0.9, seed: 1 };
@@ -118,9 +118,24 @@ describe('how each strategy ran (the run event\'s protocols)', () => {
   });
 
   it('a log without protocols keeps the plain names', () => {
-    const plain = analyse(parseRunLog(HAND_LOG), bootstrap);
+    const plain = analyse(parseRunLog(HAND_LOG_WITHOUT_PROTOCOLS), bootstrap);
     expect(plain.protocols.size).toBe(0);
     expect(plain.strategies.map((s) => s.label)).toEqual(['best-of-k', 'sdpo']);
     expect(jsonSummary(plain)).not.toHaveProperty('strategies.sdpo.protocol');
+    // without recorded traits nothing is attributed by name: no baseline, no pass@k, steps unattributed
+    expect(plain.comparison.baseline).toBeNull();
+    expect(plain.strategies.every((s) => s.passAtK === undefined)).toBe(true);
+    expect(plain.training.map((s) => s.strategy)).toEqual(['unattributed']);
+  });
+
+  it('compares each variant with the baseline found by trait (worked out in hand-log.ts)', () => {
+    const analysis = analyse(parseRunLog(HAND_LOG), bootstrap);
+    expect(analysis.comparison.baseline).toBe('best-of-k');
+    const [sdpo] = analysis.comparison.variants;
+    expect(sdpo).toMatchObject({ variant: 'sdpo', units: 4, target: 0.5 });
+    expect(sdpo.ratios.map((r) => [r.k, r.value])).toEqual([[1, Infinity], [2, 2], [4, 1]]);
+    expect([sdpo.generations.value, sdpo.baselineGenerations.value, sdpo.speedup.value]).toEqual([2, 3, 1.5]);
+    for (const e of [sdpo.generations, sdpo.baselineGenerations, sdpo.speedup, ...sdpo.ratios]) expect(e.low).toBeLessThanOrEqual(e.high);
+    expect(analysis.signal).toEqual([{ strategy: 'sdpo', withSignal: 2, withoutSignal: 0 }]);
   });
 });
