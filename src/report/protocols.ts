@@ -46,6 +46,13 @@ const settingsText = (settings: Record<string, unknown>) =>
     .map(([key, value]) => `${key} ${value === null ? 'off' : typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
     .join(', ');
 
+/** Its recorded traits in a few words: learns (with which loss and teacher), or how it samples. */
+function traitsText(p: StrategyProtocol): string {
+  if (!p.learns) return p.independent ? 'no (independent samples)' : 'no';
+  const teacher = p.teacher === null ? '' : `, teacher ${p.teacher}${p.teacher_context === null ? '' : ` (${p.teacher_context})`}`;
+  return `yes: ${p.loss ?? 'loss not recorded'}${teacher}`;
+}
+
 export function protocolSection(strategies: string[], protocols: Map<string, StrategyProtocol>): string {
   if (strategies.length === 0) return '';
   if (protocols.size === 0) {
@@ -55,7 +62,7 @@ export function protocolSection(strategies: string[], protocols: Map<string, Str
     .map((name) => {
       const p = protocols.get(name);
       if (!p) return `<tr data-protocol="${escapeHtml(name)}"><td>${escapeHtml(name)}</td><td colspan="5">not recorded</td></tr>`;
-      return `<tr data-protocol="${escapeHtml(name)}"><td>${escapeHtml(p.label)}</td><td>${p.generations_per_step}</td><td>${p.learns ? 'yes' : 'no'}</td><td>${escapeHtml(p.description)}<br><span class="note">prompt: ${escapeHtml(p.prompt)}</span></td><td>${escapeHtml(settingsText(p.settings))}</td><td>${escapeHtml(p.source)}</td></tr>`;
+      return `<tr data-protocol="${escapeHtml(name)}"><td>${escapeHtml(p.label)}</td><td>${p.generations_per_step}</td><td>${escapeHtml(traitsText(p))}</td><td>${escapeHtml(p.description)}<br><span class="note">prompt: ${escapeHtml(p.prompt)}</span></td><td>${escapeHtml(settingsText(p.settings))}</td><td>${escapeHtml(p.source)}</td></tr>`;
     })
     .join('');
   return `<h2>How each strategy ran</h2>
