@@ -105,6 +105,8 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
       );
       trainer = new MeteredCellTrainer(native, stateDir, trainMeter);
     }
+    // The trainer's own update count, logged with every step (a signal-less step keeps the last one).
+    let trainerStep = trainer?.completedSteps ?? 0;
     const sampling = strategy.sampling?.(settings) ?? { temperature: settings.temperature, topP: settings.topP, topK: settings.sampleTopK, logprobs: settings.isClip !== null };
     const cellSampler = {
       renderPrompt: sampler.renderPrompt.bind(sampler),
@@ -133,6 +135,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
         progress.attempt(`${name} ${task.id} seed ${seed}`, attempt);
       },
       recordTrainStep: (step: number, result: TrainStepResult, masked: number) => {
+        trainerStep = result.step;
         store.append({ ...trainStepEvent(task.id, name, seed, step, { ...result, adapterPath: runRelative(options.runDir, result.adapterPath) }, masked), ...(learner?.loss ? { loss_kind: learner.loss } : {}) });
         progress.trainStep(`${name} ${task.id} seed ${seed}`, step, result);
       },
@@ -153,7 +156,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
           masked: 0,
           examples,
           signal: false,
-          trainer_step: trainer?.completedSteps ?? 0,
+          trainer_step: trainerStep,
           adapter: runRelative(options.runDir, current),
           ...(learner?.loss ? { loss_kind: learner.loss } : {}),
         };
