@@ -203,7 +203,7 @@ function signalCounts(training: TrainingSeries[], protocols: Map<string, Strateg
   for (const series of training) {
     const entry = counts.get(series.strategy) ?? { strategy: series.strategy, withSignal: 0, withoutSignal: 0 };
     for (const step of series.steps) {
-      if ((step as { signal?: unknown }).signal === false) entry.withoutSignal++;
+      if (step.signal === false) entry.withoutSignal++;
       else entry.withSignal++;
     }
     counts.set(series.strategy, entry);

@@ -250,5 +250,7 @@ function trainStepEvent(event: Record<string, unknown>): TrainStepEvent | undefi
     grad_norm: metric(event.grad_norm),
     ms: optionalNumber(event.ms) ?? 0,
     skipped: event.skipped === true,
+    ...(event.signal === false ? { signal: false } : {}),
+    ...(isString(event.loss_kind) ? { loss_kind: event.loss_kind } : {}),
   };
 }

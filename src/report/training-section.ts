@@ -14,7 +14,7 @@ function metricSeries(training: TrainingSeries[], metric: StepMetric, label: str
   const pointsOf = (series: TrainingSeries): Array<[number, number]> =>
     series.steps
       // skipped (non-finite gradient) and signal-less steps made no update: nothing to plot
-      .filter((s) => s.skipped !== true && (s as { signal?: unknown }).signal !== false)
+      .filter((s) => s.skipped !== true && s.signal !== false)
       .map((s): [number, unknown] => [s.step, metric(s)])
       .filter((p): p is [number, number] => typeof p[1] === 'number' && Number.isFinite(p[1]));
   const name = (series: TrainingSeries) => `${series.task} · seed ${series.seed}${label ? ` · ${label}` : ''}`;
@@ -62,7 +62,7 @@ export function trainingSection(analysis: Analysis): string {
   });
   const steps = analysis.training.reduce((sum, s) => sum + s.steps.length, 0);
   const skipped = analysis.training.reduce((sum, s) => sum + s.steps.filter((step) => step.skipped === true).length, 0);
-  const noSignal = analysis.training.reduce((sum, s) => sum + s.steps.filter((step) => (step as { signal?: unknown }).signal === false).length, 0);
+  const noSignal = analysis.training.reduce((sum, s) => sum + s.steps.filter((step) => step.signal === false).length, 0);
   return `<h2>Training</h2>
 <p class="lede">${steps} trainer step(s) over ${analysis.training.length} (variant, task, seed) run(s)${skipped ? `, ${skipped} skipped (not plotted)` : ''}${noSignal ? `, ${noSignal} without learning signal (no update, not plotted)` : ''}. For distillation losses the KL is the divergence between student and teacher on the step's tokens, measured before and after the update.</p>
 ${blocks.join('\n')}`;

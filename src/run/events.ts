@@ -50,6 +50,10 @@ export interface TrainStepEvent {
   skipped?: boolean;
   tokens?: number;
   masked?: number;
+  /** false = the step had no learning signal and made no update (e.g. GRPO with all-zero advantages); absent = true (contract C3) */
+  signal?: boolean;
+  /** the trainer loss of the step's variant: distill | policy_gradient | cross_entropy (C3) */
+  loss_kind?: string;
 }
 
 export type RunEvent = RunStartEvent | AttemptEvent | TrainStepEvent | { type: string; [k: string]: unknown };
