@@ -28,7 +28,9 @@ export async function runLearningCell(cell: CellContext, studentMessages: ChatMe
   const trainer = cell.trainer;
   if (!trainer) throw new Error(`${cell.strategy} needs a trainer`);
   const studentPrompt = await cell.sampler.renderPrompt(studentMessages);
-  let { done, adapter } = recoverLearning(cell, trainer);
+  const recovered = recoverLearning(cell, trainer);
+  const done = recovered.done;
+  let adapter = recovered.adapter;
   for (const planned of cellPlan(cell)) {
     if (planned.step <= done) continue; // sampled, graded and trained before the resume
     const sampled = await sampleMissing(cell, planned, studentMessages, adapter);
@@ -46,7 +48,6 @@ export async function runLearningCell(cell: CellContext, studentMessages: ChatMe
     cell.recordTrainStep(planned.step, result, examples.filter((e) => e.masked).length);
     cell.history.trainSteps.set(planned.step, { adapterPath: result.adapterPath });
     adapter = result.adapterPath;
-    done = planned.step;
   }
   return cellResult(cell);
 }
