@@ -176,7 +176,8 @@ describe('a full disk during a run', () => {
   it('stops with one line and a non-zero exit, every event written before intact, and resumes once there is room', async () => {
     const mount = path.join(tmp, 'small-disk');
     fs.mkdirSync(mount);
-    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', mount]);
+    // Two pages: the run event (every setting and each variant's protocol with its traits) fits, the attempts do not.
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=8k', 'tmpfs', mount]);
     const out = path.join(mount, 'run');
     try {
       let failure: { code: number; stderr: string } | undefined;
