@@ -19,7 +19,8 @@
 # (32 / 8), SEEDS (2), ROLLOUTS (4), MAX_TOKENS (1024 / 128), CONTEXT (4096 / 2048), THREADS
 # (all cores; use 1 on a CPU shared with other jobs: llama.cpp's spinning threads collapse when
 # oversubscribed), OUT (results/main-<time>), SKIP_SETUP=1 to skip scripts/setup.sh, HF_MODEL
-# (the default real model's hf: URI).
+# (the default real model's hf: URI), STRATEGIES (best-of-k,multi-turn,sdpo; e.g.
+# best-of-k,sdpo,grpo,ssd,opd for the whole family, which needs TEACHER_MODEL: opd's teacher).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TTSD_CACHE=${TTSD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ttsd}
@@ -98,7 +99,8 @@ OUT=${OUT:-results/main-$(date -u +%Y%m%d-%H%M%S)}
 node bin/ttsd.js run \
   --model "$MODEL" \
   --tasks tasks --preset "${PRESET:-ttsd-smoke}" \
-  --strategies best-of-k,multi-turn,sdpo \
+  --strategies "${STRATEGIES:-best-of-k,multi-turn,sdpo}" \
+  ${TEACHER_MODEL:+--teacher-model "$TEACHER_MODEL"} \
   --budget "$BUDGET" --seeds "${SEEDS:-2}" --rollouts "${ROLLOUTS:-4}" \
   --max-tokens "$MAX_TOKENS" --context-size "$CONTEXT" \
   ${THREADS:+--threads "$THREADS"} \

@@ -7,7 +7,7 @@ import { findPreset } from '../tasks/presets.js';
 import { selectTasks } from '../tasks/select.js';
 import type { Task } from '../tasks/types.js';
 import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
-import { kebab, MACHINE_SETTINGS, OPTION_SPECS, resolveConfig, type RunConfig } from '../run/config.js';
+import { checkRunTasks, kebab, MACHINE_SETTINGS, OPTION_SPECS, resolveConfig, runVariants, type RunConfig } from '../run/config.js';
 import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
 import { historyFromEvents, type RunHistory } from '../run/history.js';
 import { benchSearch, wrongPrograms, type SearchBenchResult } from '../run/bench.js';
@@ -24,7 +24,12 @@ const RESUMABLE_OVERRIDES = MACHINE_SETTINGS.filter((key) => OPTION_SPECS.some((
 /** `--config` plus one flag per search setting: `ttsd run` and `ttsd bench search` take the same ones. */
 function addSearchSettings(command: Command): void {
   command.option('--config <file.json>', 'settings as JSON (keys = flag names); flags win');
-  for (const spec of OPTION_SPECS) command.addOption(new Option(spec.flag, spec.description));
+  for (const spec of OPTION_SPECS) {
+    const option = new Option(spec.flag, spec.description);
+    // A repeatable flag collects its values (e.g. --variant a=sdpo,... --variant b=grpo,...).
+    if (spec.repeatable) option.argParser((value: string, previous: unknown) => [...(Array.isArray(previous) ? previous : []), value]);
+    command.addOption(option);
+  }
 }
 
 export function registerRunCommands(program: Command): void {
@@ -97,6 +102,8 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
   // Absolute, so `--resume` works from any directory.
   config.tasks = path.resolve(config.tasks);
   if (!config.model.startsWith('hf:')) config.model = path.resolve(config.model);
+  if (config.teacherModel !== null && !config.teacherModel.startsWith('hf:')) config.teacherModel = path.resolve(config.teacherModel);
+  for (const v of config.variants) if (typeof v.teacherModel === 'string' && !v.teacherModel.startsWith('hf:')) v.teacherModel = path.resolve(v.teacherModel);
   const tasks = await selectRunTasks(config);
   checkModel(config.model);
   const runDir = String(options.out ?? path.join('results', timestamp()));
@@ -116,14 +123,15 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
     type: 'run',
     version: EVENTS_VERSION,
     budget: config.budget,
-    strategies: config.strategies,
     seeds: config.seeds,
     tasks: tasks.map((t) => t.id),
     shard,
     started_at: new Date().toISOString(),
-    // How each strategy runs under these settings: the report shows it from the log alone.
-    protocols: config.strategies.map((name) => strategyByName(name)!.protocol(config)),
+    // How each variant runs under its settings, with its traits: the report shows it from the log alone.
+    protocols: runVariants(config).map((v) => strategyByName(v.strategy)!.protocol(v.settings, v.label)),
     ...snakeCase(config),
+    // The labels of the run's cells (= the strategy names when it has no variants).
+    strategies: runVariants(config).map((v) => v.label),
     ...startFacts(services),
     task_source: config.tasks,
     config,
@@ -202,7 +210,7 @@ type StartedServices = Awaited<ReturnType<typeof startRealServices>>;
  * run does so here, before its first event.
  */
 async function startServices(config: RunConfig, tasks: Task[], notes: string[]): Promise<StartedServices> {
-  const needsTrainer = config.strategies.some((name) => strategyByName(name)!.needsTrainer);
+  const needsTrainer = runVariants(config).some((v) => strategyByName(v.strategy)!.needsTrainer);
   const devices = await resolveDevices(config, { needsTrainer });
   if (devices.line) notes.push(devices.line);
   return startRealServices(config, { needsTrainer, devices, tasks, notes });
@@ -237,6 +245,7 @@ async function selectRunTasks(config: RunConfig): Promise<Task[]> {
   if (config.preset) tasks = findPreset(config.preset).resolve(tasks).tasks;
   if (config.ids.length > 0) tasks = selectTasks(tasks, { ids: config.ids });
   if (tasks.length === 0) throw new UserError(`no tasks selected from ${config.tasks}`);
+  checkRunTasks(config, tasks);
   return tasks;
 }
 
@@ -268,7 +277,11 @@ function readConfigFile(file: unknown): Record<string, unknown> {
 /** Only the option values given on the command line (commander leaves the others undefined). */
 function flagsGiven(options: Record<string, unknown>): Partial<Record<keyof RunConfig, unknown>> {
   const given: Partial<Record<keyof RunConfig, unknown>> = {};
-  for (const spec of OPTION_SPECS) if (options[spec.key] !== undefined) given[spec.key] = options[spec.key];
+  for (const spec of OPTION_SPECS) {
+    // commander names an option after its flag (--variant → variant), RunConfig after its key (variants)
+    const attribute = new Option(spec.flag).attributeName();
+    if (options[attribute] !== undefined) given[spec.key] = options[attribute];
+  }
   return given;
 }
 

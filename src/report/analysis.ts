@@ -8,6 +8,7 @@ import { meanPassAtK, type TaskSampleCount } from '../metrics/pass-at-k.js';
 import { dedupeAttempts, isDiscovery, runOutcomes, type RunOutcome } from '../metrics/runs.js';
 import type { AttemptEvent, RunStartEvent, TrainStepEvent } from '../run/events.js';
 import type { StrategyProtocol } from '../strategies/types.js';
+import { compareAll, type Comparison } from './comparison.js';
 import { protocolsOf } from './protocols.js';
 import type { RunLog, Utilisation } from './read-events.js';
 
@@ -40,6 +41,13 @@ export interface TrainingSeries {
   steps: TrainStepEvent[];
 }
 
+/** Train steps of one learning variant: with a learning signal (an update) and without (no update, e.g. GRPO's equal rewards). */
+export interface SignalCount {
+  strategy: string;
+  withSignal: number;
+  withoutSignal: number;
+}
+
 export interface TimeBreakdown {
   strategy: string;
   attempts: number;
@@ -60,6 +68,10 @@ export interface Analysis {
   tasks: string[];
   seeds: number[];
   training: TrainingSeries[];
+  /** per learning variant (by trait, or with train steps logged) */
+  signal: SignalCount[];
+  /** each variant against the best-of-K baseline (found by trait) */
+  comparison: Comparison;
   time: TimeBreakdown[];
   duplicates: number;
   utilisation: Utilisation[];
@@ -70,10 +82,6 @@ export interface Analysis {
   warnings: string[];
 }
 
-/** best-of-K goes by several spellings in configs and flags. */
-export function isBestOfK(strategy: string): boolean {
-  return /^best[-_ ]?of[-_ ]?k$/i.test(strategy);
-}
 
 const orderedUnique = <T>(values: T[]): T[] => [...new Set(values)];
 
@@ -111,7 +119,8 @@ export function analyse(log: RunLog, bootstrap: BootstrapOptions = DEFAULT_BOOTS
       publicDiscovery: discoveryWithIntervals(runs.map((r) => r.publicT), budget, `${name}/public`, bootstrap),
       publicOnlyAttempts: runs.reduce((sum, r) => sum + r.publicOnlyAttempts, 0),
       incompleteRuns,
-      passAtK: isBestOfK(name) ? passAtKFor(own, runs, budget) : undefined,
+      // pass@k is an estimate over i.i.d. samples: only for a variant whose traits say its generations are independent
+      passAtK: protocols.get(name)?.independent ? passAtKFor(own, runs, budget) : undefined,
     });
     if (incompleteRuns > 0) {
       warnings.push(
@@ -127,8 +136,10 @@ export function analyse(log: RunLog, bootstrap: BootstrapOptions = DEFAULT_BOOTS
   const seeds = orderedUnique([...log.run.seeds, ...outcomes.map((o) => o.seed)]).filter((seed) =>
     outcomes.some((o) => o.seed === seed),
   );
-  const trainOwner = trainingOwner(log.run.strategies.length > 0 ? log.run.strategies : strategyNames);
+  const trainOwner = trainingOwner(protocols);
   const training = trainingSeries(log.trainSteps, trainOwner);
+  const signal = signalCounts(training, protocols);
+  const comparison = compareAll(protocols, strategies.map((s) => s.name), outcomes, budget, bootstrap);
   return {
     run: log.run,
     budget,
@@ -139,6 +150,8 @@ export function analyse(log: RunLog, bootstrap: BootstrapOptions = DEFAULT_BOOTS
     tasks,
     seeds,
     training,
+    signal,
+    comparison,
     time: timeBreakdown(strategies.map((s) => s.name), attempts, log.trainSteps, trainOwner),
     duplicates,
     utilisation: log.utilisation,
@@ -174,10 +187,28 @@ function passAtKFor(attempts: AttemptEvent[], runs: RunOutcome[], budget: number
   };
 }
 
-/** train_step events name their strategy optionally; without one they belong to the (single) SDPO strategy. */
-function trainingOwner(strategies: string[]): string {
-  const sdpo = strategies.filter((s) => /sdpo/i.test(s));
-  return sdpo.length === 1 ? sdpo[0] : 'unattributed';
+/**
+ * train_step events name their strategy optionally (logs written before they did); without one
+ * they belong to the run's single learning variant, by its recorded trait.
+ */
+function trainingOwner(protocols: Map<string, StrategyProtocol>): string {
+  const learners = [...protocols.values()].filter((p) => p.learns);
+  return learners.length === 1 ? learners[0].variant : 'unattributed';
+}
+
+/** Steps with and without a learning signal, for every variant that learns (by trait) or logged train steps. */
+function signalCounts(training: TrainingSeries[], protocols: Map<string, StrategyProtocol>): SignalCount[] {
+  const counts = new Map<string, SignalCount>();
+  for (const p of protocols.values()) if (p.learns) counts.set(p.variant, { strategy: p.variant, withSignal: 0, withoutSignal: 0 });
+  for (const series of training) {
+    const entry = counts.get(series.strategy) ?? { strategy: series.strategy, withSignal: 0, withoutSignal: 0 };
+    for (const step of series.steps) {
+      if (step.signal === false) entry.withoutSignal++;
+      else entry.withSignal++;
+    }
+    counts.set(series.strategy, entry);
+  }
+  return [...counts.values()];
 }
 
 function trainingSeries(steps: TrainStepEvent[], defaultOwner: string): TrainingSeries[] {

@@ -5,6 +5,7 @@
 import type { Analysis, StrategySummary } from './analysis.js';
 import { escapeHtml } from './html-escape.js';
 import { PAGE_STYLE } from './page-style.js';
+import { comparisonSection } from './comparison-section.js';
 import { protocolSection } from './protocols.js';
 import { colorAt } from './palette.js';
 import { stackedBarChart } from './svg-bars.js';
@@ -254,6 +255,7 @@ export function reportHtml(analysis: Analysis, title: string): string {
     `<h1>${escapeHtml(title)}</h1>`,
     `<p class="lede">${analysis.strategies.length} strategies · ${analysis.tasks.length} task(s) · ${analysis.seeds.length} seed(s) · ${runCount} runs · budget ${analysis.budget} generations per run · ${status(analysis)}</p>`,
     analysis.strategies.length > 0 ? discoverySection(analysis, colors) : '<p class="note">No attempts recorded yet.</p>',
+    analysis.strategies.length > 0 ? comparisonSection(analysis) : '',
     protocolSection(analysis.strategies.map((s) => s.name), analysis.protocols),
     passAtKSection(analysis, colors),
     analysis.strategies.length > 0 ? perTaskSection(analysis, colors) : '',

@@ -18,8 +18,17 @@ export function protocolsOf(run: RunStartEvent): Map<string, StrategyProtocol> {
     if (typeof p !== 'object' || p === null) continue;
     const r = p as Record<string, unknown>;
     if (!isString(r.strategy) || !isString(r.label) || typeof r.learns !== 'boolean' || typeof r.generations_per_step !== 'number') continue;
-    protocols.set(r.strategy, {
+    // Logs written before variants keyed protocols by strategy and had no traits: the strategy's name is its label.
+    const variant = isString(r.variant) ? r.variant : r.strategy;
+    const loss = isString(r.loss) ? (r.loss as StrategyProtocol['loss']) : null;
+    protocols.set(variant, {
+      variant,
       strategy: r.strategy,
+      // Logs without traits name no baseline: the comparison needs the recorded trait.
+      independent: r.independent === true,
+      loss: loss ?? (r.learns ? 'distill' : null),
+      teacher: isString(r.teacher) ? r.teacher : r.learns && typeof r.settings === 'object' && r.settings !== null && isString((r.settings as Record<string, unknown>).teacher) ? ((r.settings as Record<string, unknown>).teacher as string) : null,
+      teacher_context: isString(r.teacher_context) ? (r.teacher_context as StrategyProtocol['teacher_context']) : r.learns ? 'feedback' : null,
       label: r.label,
       learns: r.learns,
       generations_per_step: r.generations_per_step,
@@ -37,6 +46,13 @@ const settingsText = (settings: Record<string, unknown>) =>
     .map(([key, value]) => `${key} ${value === null ? 'off' : typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
     .join(', ');
 
+/** Its recorded traits in a few words: learns (with which loss and teacher), or how it samples. */
+function traitsText(p: StrategyProtocol): string {
+  if (!p.learns) return p.independent ? 'no (independent samples)' : 'no';
+  const teacher = p.teacher === null ? '' : `, teacher ${p.teacher}${p.teacher_context === null ? '' : ` (${p.teacher_context})`}`;
+  return `yes: ${p.loss ?? 'loss not recorded'}${teacher}`;
+}
+
 export function protocolSection(strategies: string[], protocols: Map<string, StrategyProtocol>): string {
   if (strategies.length === 0) return '';
   if (protocols.size === 0) {
@@ -46,7 +62,7 @@ export function protocolSection(strategies: string[], protocols: Map<string, Str
     .map((name) => {
       const p = protocols.get(name);
       if (!p) return `<tr data-protocol="${escapeHtml(name)}"><td>${escapeHtml(name)}</td><td colspan="5">not recorded</td></tr>`;
-      return `<tr data-protocol="${escapeHtml(name)}"><td>${escapeHtml(p.label)}</td><td>${p.generations_per_step}</td><td>${p.learns ? 'yes' : 'no'}</td><td>${escapeHtml(p.description)}<br><span class="note">prompt: ${escapeHtml(p.prompt)}</span></td><td>${escapeHtml(settingsText(p.settings))}</td><td>${escapeHtml(p.source)}</td></tr>`;
+      return `<tr data-protocol="${escapeHtml(name)}"><td>${escapeHtml(p.label)}</td><td>${p.generations_per_step}</td><td>${escapeHtml(traitsText(p))}</td><td>${escapeHtml(p.description)}<br><span class="note">prompt: ${escapeHtml(p.prompt)}</span></td><td>${escapeHtml(settingsText(p.settings))}</td><td>${escapeHtml(p.source)}</td></tr>`;
     })
     .join('');
   return `<h2>How each strategy ran</h2>

@@ -36,6 +36,23 @@ export function jsonSummary(analysis: Analysis): Record<string, unknown> {
       entry.pass_at_k = strategy.passAtK.curve.map((value, i) => [i + 1, value]);
       entry.pass_at_k_tasks = strategy.passAtK.perTask.map((t) => ({ task: t.task, n: t.samples, c: t.correct }));
     }
+    const compared = analysis.comparison.variants.find((c) => c.variant === strategy.name);
+    if (compared) {
+      // JSON has no infinity: null = unbounded (∞ ratio / not reached within the budget), as the page's marks say
+      const num = (x: number) => (Number.isFinite(x) ? x : null);
+      const triple = (e: { value: number; low: number; high: number }) => [num(e.value), num(e.low), num(e.high)];
+      entry.vs_baseline = {
+        baseline: compared.baseline,
+        runs: compared.units,
+        target: compared.target,
+        discovery_ratio: compared.ratios.map((r) => [r.k, ...triple(r)]),
+        generations_to_reach: triple(compared.generations),
+        baseline_generations: triple(compared.baselineGenerations),
+        fewer_generations: triple(compared.speedup),
+      };
+    }
+    const signal = analysis.signal.find((c) => c.strategy === strategy.name);
+    if (signal) entry.train_steps = { with_signal: signal.withSignal, without_signal: signal.withoutSignal };
     strategies[strategy.name] = entry;
   }
   return {
@@ -90,6 +107,13 @@ export function consoleSummary(analysis: Analysis): string {
     const lastK = s.passAtK.curve.length;
     if (!ks.includes(lastK)) ks.push(lastK);
     lines.push(`${s.name} pass@k (unbiased, mean over ${s.passAtK.perTask.length} task(s)): ` + ks.map((k) => `@${k} ${percent(s.passAtK!.curve[k - 1])}`).join('  '));
+  }
+  for (const c of analysis.comparison.variants) {
+    if (Number.isNaN(c.generations.value)) continue;
+    const g = (x: number) => (x === Infinity ? `>${b}` : fixed(x, 0));
+    lines.push(
+      `${c.variant} vs ${c.baseline}: ${g(c.generations.value)} generations (${level}% CI ${g(c.generations.low)}–${g(c.generations.high)}) to reach ${c.baseline}'s final ${percent(c.target)}, which needs ${g(c.baselineGenerations.value)}: ${c.speedup.value === 0 ? 'not reached' : `${fixed(c.speedup.value, 2)}× fewer`}`,
+    );
   }
   return lines.join('\n');
 }

@@ -65,6 +65,8 @@ export interface AttemptEvent {
   response_tokens?: number[]; // learning strategies only: the trainer's input after a resume
   response_logprobs?: number[]; // with --is-clip: the sampler's log-prob of each token (π_old)
   adapter?: string | null; // LoRA adapter sampled with (null = base); relative to the run directory when inside it
+  public_passed?: number; // public tests passed (GRPO's fraction reward)
+  public_total?: number;
 }
 
 export interface TrainStepEvent {
@@ -85,8 +87,9 @@ export interface TrainStepEvent {
   adapter?: string | null; // the new student adapter
   is_weight_mean?: number;
   is_clipped?: number;
-  /** false = the step had no learning signal and made no update; absent = true */
+  /** false = the step had no learning signal and made no update (e.g. GRPO with all-zero advantages); absent = true */
   signal?: boolean;
+  /** the trainer loss of the step's variant: distill | policy_gradient | cross_entropy */
   loss_kind?: string;
 }
 
@@ -187,6 +190,8 @@ const FIELDS: Record<EventType, Fields> = {
       response_tokens: [listOf(int), 'a list of integers'],
       response_logprobs: [listOf(metric), 'a list of numbers'],
       adapter: [strOrNull, 'a string or null'],
+      public_passed: INTEGER,
+      public_total: INTEGER,
     },
   },
   train_step: {

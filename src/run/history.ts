@@ -32,7 +32,7 @@ export function historyFromEvents(events: RunEvent[], runDir = '.'): RunHistory 
       const id = cellOfEvent(event)!;
       const cell = cellOf(cellKey(id.task, id.strategy, id.seed));
       const adapter = event.adapter ?? null;
-      cell.trainSteps.set(event.step, { adapterPath: adapter === null ? null : path.resolve(runDir, adapter) });
+      cell.trainSteps.set(event.step, { adapterPath: adapter === null ? null : path.resolve(runDir, adapter), ...(event.signal === false ? { signal: false } : {}) });
     } else if (event.type === 'cell_done') {
       done.add(cellKey(event.task, event.strategy, event.seed));
     }
@@ -51,6 +51,7 @@ export function attemptEvent(task: string, strategy: string, seed: number, a: At
     position: a.position,
     reward: a.reward,
     private_reward: a.privateReward,
+    ...(a.publicTotal !== undefined ? { public_passed: a.publicPassed, public_total: a.publicTotal } : {}),
     verdict: a.verdict,
     tokens: a.responseTokens.length,
     ms: Math.round(a.ms),
@@ -76,6 +77,7 @@ function outcomeFromEvent(e: AttemptEvent): AttemptOutcome {
     responseTokens: e.response_tokens ?? [],
     ...(e.response_logprobs ? { logprobs: e.response_logprobs } : {}),
     reward: e.reward,
+    ...(typeof e.public_total === 'number' && typeof e.public_passed === 'number' ? { publicPassed: e.public_passed, publicTotal: e.public_total } : {}),
     privateReward: e.private_reward,
     verdict: e.verdict,
     feedback: e.feedback ?? '',

@@ -4,7 +4,7 @@ import { strategyByName } from '../strategies/index.js';
 import type { AttemptOutcome, CellContext, CellHistory } from '../strategies/types.js';
 import type { Task } from '../tasks/types.js';
 import type { TrainStepResult } from '../trainer/types.js';
-import type { RunConfig } from './config.js';
+import { runVariants, type RunConfig, type RunVariant } from './config.js';
 import type { CellDoneEvent, RunDoneEvent, TrainStepEvent, UtilisationEvent } from './events.js';
 import { attemptEvent, cellKey, type RunHistory } from './history.js';
 import { deriveLengths, type RunLengths } from './lengths.js';
@@ -16,7 +16,7 @@ import { BusyMeter } from './utilisation.js';
 
 export interface Cell {
   task: Task;
-  strategy: string;
+  strategy: string; // the variant label
   seed: number;
 }
 
@@ -60,7 +60,9 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
   const trainMeter = new BusyMeter();
   // Every trainer is told the longest sequence it will see; teacher prompts are cut to the bound it was derived from.
   const lengths = options.lengths ?? (await deriveLengths(config, options.tasks, services.sampler));
-  const cells = shardCells(cellsOf(options.tasks, config.strategies, config.seeds), options.shard);
+  const variants = new Map<string, RunVariant>(runVariants(config).map((v) => [v.label, v]));
+  const learners = [...variants.values()].filter((v) => strategyByName(v.strategy)!.needsTrainer).length;
+  const cells = shardCells(cellsOf(options.tasks, [...variants.keys()], config.seeds), options.shard);
   const todo = cells.filter((c) => !history.done.has(cellKey(c.task.id, c.strategy, c.seed)));
   progress.start(cells.length, cells.length * config.budget, countRecorded(history));
   for (const cell of cells) if (history.done.has(cellKey(cell.task.id, cell.strategy, cell.seed))) progress.cellDone();
@@ -79,55 +81,52 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
   };
 
   const runCell = async ({ task, strategy: name, seed }: Cell) => {
-    const strategy = strategyByName(name)!;
+    const variant = variants.get(name)!;
+    const strategy = strategyByName(variant.strategy)!;
+    const settings = variant.settings;
     const key = cellKey(task.id, name, seed);
     const cellHistory: CellHistory = history.cells.get(key) ?? { attempts: new Map(), trainSteps: new Map() };
     history.cells.set(key, cellHistory);
     let adapter: string | null = null;
     let trainer: MeteredCellTrainer | undefined;
+    // Each strategy builds its own trainer settings; the run adds the machine and the lengths.
+    const learner = strategy.trainerSettings?.(settings);
     if (strategy.needsTrainer) {
-      const stateDir = path.join(options.runDir, 'trainer', `${safeName(task.id)}__seed${seed}`);
+      if (!learner) throw new Error(`${variant.strategy} needs a trainer but builds no trainer settings`);
+      const stateDir = trainerStateDir(options.runDir, name, task.id, seed, learners === 1);
       fs.mkdirSync(stateDir, { recursive: true });
       const native = await trainMeter.time(() =>
         services.startTrainer({
+          ...learner,
           model: config.model,
           stateDir,
-          loraRank: config.loraRank,
-          loraAlpha: config.loraAlpha,
-          loraTargets: config.loraTargets,
-          lr: config.lr,
-          weightDecay: config.weightDecay,
-          gradClip: config.gradClip,
-          divergence: config.divergence,
-          jsdAlpha: config.jsdAlpha,
-          topK: config.topK,
-          teacher: config.teacher,
-          ema: config.ema,
-          ...(config.isClip === null ? {} : { isClip: config.isClip }),
           threads: config.threads,
           seed,
           transposedWeights: !config.trainerLowMemory,
-          measureKlAfter: config.measureKlAfter,
           maxTokens: lengths.trainer,
         }),
       );
       trainer = new MeteredCellTrainer(native, stateDir, trainMeter);
     }
+    // The trainer's own update count, logged with every step (a signal-less step keeps the last one).
+    let trainerStep = trainer?.completedSteps ?? 0;
+    const sampling = strategy.sampling?.(settings) ?? { temperature: settings.temperature, topP: settings.topP, topK: settings.sampleTopK, logprobs: settings.isClip !== null };
     const cellSampler = {
       renderPrompt: sampler.renderPrompt.bind(sampler),
       sample: (messages: Parameters<SharedSampler['sample']>[0], n: number, s: number, a: string | null) => {
         adapter = a;
-        return sampler.sample(messages, n, s, a);
+        return sampler.sample(messages, n, s, a, sampling);
       },
     };
     const context: CellContext = {
       task,
       strategy: name,
+      settings,
       seed,
       budget: config.budget,
-      rollouts: strategy.generationsPerStep(config),
+      rollouts: strategy.generationsPerStep(settings),
       maxPromptTokens: config.maxPromptTokens,
-      multiTurnTemplate: config.multiTurnTemplate,
+      multiTurnTemplate: settings.multiTurnTemplate,
       maxTeacherPromptTokens: lengths.teacherPrompt,
       continueAfterSuccess: config.continueAfterSuccess,
       sampler: cellSampler,
@@ -139,8 +138,32 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
         progress.attempt(`${name} ${task.id} seed ${seed}`, attempt);
       },
       recordTrainStep: (step: number, result: TrainStepResult, masked: number) => {
-        store.append(trainStepEvent(task.id, name, seed, step, { ...result, adapterPath: runRelative(options.runDir, result.adapterPath) }, masked));
+        trainerStep = result.step;
+        store.append({ ...trainStepEvent(task.id, name, seed, step, { ...result, adapterPath: runRelative(options.runDir, result.adapterPath) }, masked), ...(learner?.loss ? { loss_kind: learner.loss } : {}) });
         progress.trainStep(`${name} ${task.id} seed ${seed}`, step, result);
+      },
+      recordNoSignalStep: (step: number, current: string | null, examples: number) => {
+        // No update: nothing was computed (loss 0, KL unmeasured), the adapter stays.
+        const event: TrainStepEvent & Record<string, unknown> = {
+          type: 'train_step',
+          task: task.id,
+          strategy: name,
+          seed,
+          step,
+          loss: 0,
+          kl_before: null as unknown as number,
+          kl_after: null as unknown as number,
+          grad_norm: 0,
+          ms: 0,
+          tokens: 0,
+          masked: 0,
+          examples,
+          signal: false,
+          trainer_step: trainerStep,
+          adapter: runRelative(options.runDir, current),
+          ...(learner?.loss ? { loss_kind: learner.loss } : {}),
+        };
+        store.append(event);
       },
     };
     try {
@@ -218,3 +241,15 @@ function countRecorded(history: RunHistory): number {
 
 const ratio = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 1000) / 1000 : 0);
 const safeName = (id: string) => id.replace(/[^A-Za-z0-9._-]/g, '_');
+
+/**
+ * A learning cell's trainer state: `trainer/<label>__<task>__seed<n>`, so two learning variants
+ * on one task never share state. Runs logged before variants kept it in `trainer/<task>__seed<n>`
+ * (they had one learning strategy): such a directory is still used when the run has a single
+ * learning variant and the new one does not exist yet.
+ */
+export function trainerStateDir(runDir: string, label: string, task: string, seed: number, singleLearner: boolean): string {
+  const dir = path.join(runDir, 'trainer', `${safeName(label)}__${safeName(task)}__seed${seed}`);
+  const legacy = path.join(runDir, 'trainer', `${safeName(task)}__seed${seed}`);
+  return singleLearner && !fs.existsSync(dir) && fs.existsSync(legacy) ? legacy : dir;
+}

@@ -6,7 +6,8 @@ import { DockerGrader } from '../sandbox/docker-grader.js';
 import type { Task } from '../tasks/types.js';
 import { buildTrainer } from '../trainer/build.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
-import type { RunConfig } from './config.js';
+import { checkSameVocabulary } from '../gguf/vocabulary.js';
+import { runVariants, type RunConfig } from './config.js';
 import { resolveDevices, type Devices } from './devices.js';
 import { checkContext, checkTrainerMemory, deriveLengths, modelShape, samplerSlots, type RunLengths } from './lengths.js';
 import type { RunServices } from './services.js';
@@ -35,7 +36,16 @@ export async function startRealServices(config: RunConfig, options: RealServices
   // Slots for the largest step of the run's strategies (G = 16 decodes as one batch), or one per
   // interleaved cell (their calls on one adapter decode together): as many as the memory holds,
   // each slot holding a full context's KV cache.
-  const perStep = Math.max(...config.strategies.map((name) => strategyByName(name)?.generationsPerStep(config) ?? config.rollouts));
+  const perStep = Math.max(...runVariants(config).map((v) => strategyByName(v.strategy)?.generationsPerStep(v.settings) ?? config.rollouts));
+  // Teacher models (opd): resolved to local files and checked against the student's vocabulary before anything loads.
+  const teacherFiles = new Map<string, string>();
+  for (const v of runVariants(config)) {
+    const teacher = strategyByName(v.strategy)?.trainerSettings?.(v.settings).teacherModel;
+    if (teacher === undefined || teacherFiles.has(teacher)) continue;
+    const file = await resolveModelPath(teacher);
+    checkSameVocabulary(modelPath, file);
+    teacherFiles.set(teacher, file);
+  }
   const { slots, note } = samplerSlots(
     Math.max(perStep, config.parallelCells),
     config.contextSize,
@@ -88,6 +98,7 @@ export async function startRealServices(config: RunConfig, options: RealServices
       NativeTrainer.start({
         ...trainerConfig,
         model: sampler.modelPath,
+        ...(trainerConfig.teacherModel !== undefined && { teacherModel: teacherFiles.get(trainerConfig.teacherModel) ?? trainerConfig.teacherModel }),
         ...(devices.trainer === 'cuda' && { device: 'cuda' as const, gpuLayers: devices.trainerGpuLayers }),
       }),
     close: async () => {

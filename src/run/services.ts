@@ -38,7 +38,11 @@ export class SharedSampler implements CellSampler {
     private readonly logprobs = false,
   ) {}
 
-  sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null): Promise<Rollout[]> {
+  /**
+   * `sampling`: this call's own temperature / top-p / top-k and whether to record log-probs (a
+   * variant's or a strategy's, e.g. ssd's hotter sampling); the run's otherwise.
+   */
+  sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null, sampling?: Omit<SamplingParams, 'maxTokens'> & { logprobs: boolean }): Promise<Rollout[]> {
     if (this.group === null || this.group.adapter !== adapter) {
       const previous = this.group;
       const ready = (async () => {
@@ -55,7 +59,7 @@ export class SharedSampler implements CellSampler {
     }
     const group = this.group;
     // Only the importance weight uses the sampler's log-probs (the trainer scores tokens itself): skip their cost otherwise.
-    const call = group.ready.then(() => this.meter.time(() => this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs })));
+    const call = group.ready.then(() => this.meter.time(() => this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs, ...sampling })));
     // Members leave the group when they settle: a long run on one adapter keeps no finished rollouts alive.
     const leave = (): void => void group.members.delete(member);
     const member: Promise<void> = call.then(leave, leave);

@@ -39,6 +39,8 @@ export async function gradeRollout(
     responseTokens: rollout.responseTokens,
     ...(rollout.logprobs.length === rollout.responseTokens.length && rollout.logprobs.length > 0 ? { logprobs: rollout.logprobs } : {}),
     reward,
+    publicPassed: publicResult.passed,
+    publicTotal: publicResult.total,
     privateReward,
     verdict,
     feedback: publicResult.feedback,

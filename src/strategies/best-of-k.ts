@@ -1,4 +1,5 @@
 import { generationMessages } from '../prompts/index.js';
+import { SAMPLING_KEYS } from './learning.js';
 import { cellPlan, cellResult, gradeRollout, sampleMissing, stopsAfter } from './attempt.js';
 import type { AttemptOutcome, CellContext, CellResult, Strategy } from './types.js';
 
@@ -13,11 +14,18 @@ export const bestOfK: Strategy = {
   name: 'best-of-k',
   needsTrainer: false,
   promptLimited: false,
+  settingKeys: ['rollouts', ...SAMPLING_KEYS],
   generationsPerStep: (settings) => settings.rollouts,
-  protocol: (settings) => ({
+  protocol: (settings, variant = 'best-of-k') => ({
+    variant,
     strategy: 'best-of-k',
-    label: 'best-of-k',
+    label: variant,
     learns: false,
+    // Fresh independent samples of the base model: the baseline the report compares against.
+    independent: true,
+    loss: null,
+    teacher: null,
+    teacher_context: null,
     generations_per_step: settings.rollouts,
     prompt: 'the question alone',
     description: `independent samples from the base model, ${settings.rollouts} per sampling call for throughput (the batch size does not change what is sampled)`,

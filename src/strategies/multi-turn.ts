@@ -1,4 +1,5 @@
 import { multiTurnMessages, type EarlierTurn } from '../prompts/index.js';
+import { SAMPLING_KEYS } from './learning.js';
 import { cellPlan, cellResult, gradeAndRecord, sampleMissing, stepAttempts, stopsAfter } from './attempt.js';
 import type { AttemptOutcome, CellContext, CellResult, Strategy, StrategySettings } from './types.js';
 
@@ -16,13 +17,19 @@ export const multiTurn: Strategy = {
   name: 'multi-turn',
   needsTrainer: false,
   promptLimited: true,
+  settingKeys: ['multiTurnGenerations', 'multiTurnTemplate', ...SAMPLING_KEYS],
   generationsPerStep: (settings) => settings.multiTurnGenerations,
-  protocol: (settings: StrategySettings) => {
+  protocol: (settings: StrategySettings, variant = 'multi-turn') => {
     const g = settings.multiTurnGenerations;
     return {
+      variant,
       strategy: 'multi-turn',
-      label: g === 1 ? 'multi-turn' : `multi-turn (${g}/turn)`,
+      label: g === 1 ? variant : `${variant} (${g}/turn)`,
       learns: false,
+      independent: false,
+      loss: null,
+      teacher: null,
+      teacher_context: null,
       generations_per_step: g,
       prompt: `${settings.multiTurnTemplate}: question + every earlier failed turn's ${settings.multiTurnTemplate === 'feedback-only' ? 'feedback in one user message' : 'response (assistant) and feedback (user)'}, oldest dropped first past ${settings.maxPromptTokens} prompt tokens`,
       description:

@@ -2,7 +2,8 @@ import type { ChatMessage, Rollout } from '../model/types.js';
 import type { MultiTurnTemplate } from '../prompts/index.js';
 import type { Grader } from '../sandbox/types.js';
 import type { Task } from '../tasks/types.js';
-import type { Divergence, TrainExample, TrainStepResult } from '../trainer/types.js';
+import type { GrpoReward, TeacherContext } from '../run/config.js';
+import type { Divergence, LossKind, TeacherKind, TrainerConfig, TrainExample, TrainStepResult } from '../trainer/types.js';
 
 /** Sampling hyperparameters shared by every strategy (sdpo.md: temperature 1.0, top-K 20). */
 export interface SamplingParams {
@@ -45,6 +46,9 @@ export interface AttemptOutcome {
   /** log π_old of each response token, when the sampler recorded them (the importance weight needs them). */
   logprobs?: number[];
   reward: 0 | 1; // public tests
+  /** Public tests passed / run (grpo's fraction reward); absent in logs written before they were recorded. */
+  publicPassed?: number;
+  publicTotal?: number;
   privateReward: 0 | 1; // all private tests (only graded when reward = 1)
   verdict: string;
   feedback: string;
@@ -56,14 +60,20 @@ export interface AttemptOutcome {
 /** What the run store already holds for a cell (empty for a fresh run). */
 export interface CellHistory {
   attempts: Map<number, AttemptOutcome>; // by k
-  /** SDPO: train steps already logged, by step, with the adapter each produced. */
-  trainSteps: Map<number, { adapterPath: string | null }>;
+  /**
+   * Learning strategies: train steps already logged, by step, with the adapter sampled after
+   * them; signal false = a step without learning signal that made no trainer call (absent = true).
+   */
+  trainSteps: Map<number, { adapterPath: string | null; signal?: boolean }>;
 }
 
 /** Everything one (task, strategy, seed) cell needs; strategies get services only through here. */
 export interface CellContext {
   task: Task;
+  /** The variant label (the strategy's name when the run has no variants): keys the cell and its sampling seeds. */
   strategy: string;
+  /** The variant's settings (the run's, overridden by the variant's own). */
+  settings: StrategySettings;
   seed: number;
   budget: number; // generations
   rollouts: number; // generations per step: G for best-of-K and SDPO, generations per turn for multi-turn
@@ -78,6 +88,8 @@ export interface CellContext {
   /** Appends an attempt event. Called once per generation, never for an already recorded k. */
   recordAttempt(attempt: AttemptOutcome): void;
   recordTrainStep(step: number, result: TrainStepResult, masked: number): void;
+  /** Logs a step that had no learning signal (e.g. grpo with all-zero advantages): no trainer call, the adapter stays. */
+  recordNoSignalStep(step: number, adapter: string | null, examples: number): void;
 }
 
 export interface CellResult {
@@ -98,12 +110,36 @@ export interface StrategySettings {
   sampleTopK: number;
   topK: number;
   divergence: Divergence;
-  teacher: string;
+  jsdAlpha: number;
+  teacher: TeacherKind;
+  teacherContext: TeacherContext | null;
+  teacherModel: string | null;
   ema: number;
   isClip: number | null;
   lr: number;
+  weightDecay: number;
+  gradClip: number;
   loraRank: number;
   loraAlpha: number;
+  loraTargets: string[];
+  measureKlAfter: boolean;
+  grpoReward: GrpoReward;
+  grpoStd: boolean;
+  pgClip: number;
+  ssdTemperature: number | null;
+  ssdTopP: number | null;
+}
+
+/** The part of a TrainerConfig a learning strategy decides (the run adds the model, state dir, threads, seed and lengths). */
+export type LearnerSettings = Omit<TrainerConfig, 'model' | 'stateDir' | 'threads' | 'seed' | 'transposedWeights' | 'maxTokens' | 'device' | 'gpuLayers' | 'headBlockRows' | 'optimizer' | 'initAdapter'>;
+
+/** Per-call sampling of a strategy (ssd samples hotter; grpo needs the sampler's log-probs for its ratio). */
+export interface StrategySampling {
+  temperature: number;
+  topP: number;
+  topK: number;
+  /** Record each token's log-prob (π_old of an importance ratio). */
+  logprobs: boolean;
 }
 
 /**
@@ -111,9 +147,16 @@ export interface StrategySettings {
  * report can say how each baseline was run from the log alone. Snake-case: it is log content.
  */
 export interface StrategyProtocol {
-  strategy: string;
-  label: string; // the strategy's name, qualified where it departs from the paper's protocol
+  /** The variant label this protocol belongs to (the key of its cells; = strategy without variants). */
+  variant: string;
+  strategy: string; // the strategy kind
+  label: string; // display name: the variant label, qualified where it departs from the paper's protocol
   learns: boolean; // updates weights between steps
+  /** Every generation is an independent sample of the same (base) distribution: no feedback, no learning (best-of-K's trait). */
+  independent: boolean;
+  loss: LossKind | null; // what its trainer minimises (null: no trainer)
+  teacher: string | null; // ema | trust_region | frozen | live | model (a second GGUF) | null
+  teacher_context: TeacherContext | null; // what the teacher sees besides the question
   generations_per_step: number; // sampled from one prompt (and one adapter) per step / turn
   prompt: string; // what the prompt holds
   description: string; // one sentence: what a step does
@@ -124,10 +167,21 @@ export interface StrategyProtocol {
 export interface Strategy {
   readonly name: string;
   readonly needsTrainer: boolean;
+  /** The settings it reads: a variant may only set these. */
+  readonly settingKeys: readonly (keyof StrategySettings)[];
+  /** Why these settings cannot work (refused at start), or null. */
+  refuse?(settings: StrategySettings): string | null;
+  /** What its teacher sees besides the question under these settings (strategies with a context-conditioned teacher). */
+  teacherContext?(settings: StrategySettings): TeacherContext | null;
+  /** Its trainer's loss, teacher and optimizer settings (learning strategies). */
+  trainerSettings?(settings: StrategySettings): LearnerSettings;
+  /** Its per-call sampling (default: the settings' temperature, top-p and sampler top-k; log-probs with --is-clip). */
+  sampling?(settings: StrategySettings): StrategySampling;
   /** Its prompt grows during the search and is trimmed to --max-prompt-tokens. */
   readonly promptLimited: boolean;
   /** Generations sampled per step (one prompt, one adapter): the cell's `rollouts`. */
   generationsPerStep(settings: StrategySettings): number;
-  protocol(settings: StrategySettings): StrategyProtocol;
+  /** How it runs under these settings; `variant` = its label in the run (default: its name). */
+  protocol(settings: StrategySettings, variant?: string): StrategyProtocol;
   run(cell: CellContext): Promise<CellResult>;
 }

@@ -136,6 +136,10 @@ export function parseTaskRecord(record: unknown, where: string): Task {
     metadata,
   };
   if (funcName) task.funcName = funcName;
+  if (r.reference_solution !== undefined && r.reference_solution !== null) {
+    if (typeof r.reference_solution !== 'string') throw new UserError(`${where}: reference_solution must be a string`);
+    if (r.reference_solution.trim() !== '') task.referenceSolution = r.reference_solution;
+  }
   if (!privateTests) definePrivateTestsLazily(task, decodePrivate);
   return task;
 }

@@ -22,6 +22,8 @@ export interface Task {
   publicTests: TestCase[];
   privateTests: TestCase[];
   funcName?: string; // metadata.func_name
+  /** A correct program (record field `reference_solution`, ttsd's own extension): the privileged teacher context of --teacher-context reference. */
+  referenceSolution?: string;
   metadata: Record<string, unknown>;
 }
 

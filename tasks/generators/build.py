@@ -141,6 +141,8 @@ def build_record(spec) -> dict:
         "public_test_cases": json.dumps(tests[: len(public_inputs)]),
         "private_test_cases": json.dumps(tests[len(public_inputs):]),
         "metadata": json.dumps({"func_name": spec.FUNC_NAME} if spec.FUNC_NAME else {}),
+        # The privileged teacher context of `--teacher-context reference` (OPSD / SDFT's oracle teacher).
+        "reference_solution": reference.read_text(),
     }
 
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyse } from '../../src/report/analysis.js';
 import { parseRunLog } from '../../src/report/read-events.js';
 import { consoleSummary, jsonSummary } from '../../src/report/summary.js';
-import { HAND_LOG } from './hand-log.js';
+import { HAND_LOG, HAND_LOG_LINES, HAND_LOG_WITHOUT_PROTOCOLS } from './hand-log.js';
 import { syntheticEvents, toJsonl } from './synthetic-run.js';
 
 const bootstrap = { resamples: 1000, level: 0.9, seed: 1 };
@@ -118,9 +118,40 @@ describe('how each strategy ran (the run event\'s protocols)', () => {
   });
 
   it('a log without protocols keeps the plain names', () => {
-    const plain = analyse(parseRunLog(HAND_LOG), bootstrap);
+    const plain = analyse(parseRunLog(HAND_LOG_WITHOUT_PROTOCOLS), bootstrap);
     expect(plain.protocols.size).toBe(0);
     expect(plain.strategies.map((s) => s.label)).toEqual(['best-of-k', 'sdpo']);
     expect(jsonSummary(plain)).not.toHaveProperty('strategies.sdpo.protocol');
+    // without recorded traits nothing is attributed by name: no baseline, no pass@k, steps unattributed
+    expect(plain.comparison.baseline).toBeNull();
+    expect(plain.strategies.every((s) => s.passAtK === undefined)).toBe(true);
+    expect(plain.training.map((s) => s.strategy)).toEqual(['unattributed']);
+  });
+
+  it('counts train steps with and without signal per learning variant', () => {
+    const run = JSON.parse(HAND_LOG_LINES[0]);
+    run.strategies.push('rl');
+    run.protocols.push({ ...run.protocols[1], variant: 'rl', strategy: 'grpo', label: 'rl', loss: 'policy_gradient', teacher: null, teacher_context: null });
+    const step = (n: number, signal: boolean) => JSON.stringify({ type: 'train_step', task: 'A', seed: 1, strategy: 'rl', step: n, loss: 0, kl_before: null, kl_after: null, grad_norm: 0, ms: 0, ...(signal ? {} : { signal: false }) });
+    const lines = [JSON.stringify(run), ...HAND_LOG_LINES.slice(1), JSON.stringify({ type: 'attempt', task: 'A', strategy: 'rl', seed: 1, k: 1, step: 1, reward: 0, private_reward: 0, verdict: 'WA', tokens: 1, ms: 1 }), step(1, false), step(2, true), step(3, false)];
+    const analysis = analyse(parseRunLog(lines.join('\n') + '\n'), bootstrap);
+    // the hand log's steps name no strategy: with two learners they cannot be attributed
+    expect(analysis.signal).toEqual([
+      { strategy: 'sdpo', withSignal: 0, withoutSignal: 0 },
+      { strategy: 'rl', withSignal: 1, withoutSignal: 2 },
+      { strategy: 'unattributed', withSignal: 2, withoutSignal: 0 },
+    ]);
+    expect(analysis.comparison.variants.map((c) => c.variant)).toEqual(['sdpo', 'rl']);
+  });
+
+  it('compares each variant with the baseline found by trait (worked out in hand-log.ts)', () => {
+    const analysis = analyse(parseRunLog(HAND_LOG), bootstrap);
+    expect(analysis.comparison.baseline).toBe('best-of-k');
+    const [sdpo] = analysis.comparison.variants;
+    expect(sdpo).toMatchObject({ variant: 'sdpo', units: 4, target: 0.5 });
+    expect(sdpo.ratios.map((r) => [r.k, r.value])).toEqual([[1, Infinity], [2, 2], [4, 1]]);
+    expect([sdpo.generations.value, sdpo.baselineGenerations.value, sdpo.speedup.value]).toEqual([2, 3, 1.5]);
+    for (const e of [sdpo.generations, sdpo.baselineGenerations, sdpo.speedup, ...sdpo.ratios]) expect(e.low).toBeLessThanOrEqual(e.high);
+    expect(analysis.signal).toEqual([{ strategy: 'sdpo', withSignal: 2, withoutSignal: 0 }]);
   });
 });

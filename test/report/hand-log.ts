@@ -16,7 +16,10 @@
  *   B/1: k1 k2 fail, then nothing (killed)    → T = ∞, incomplete
  *   B/2: k1..k4 fail                          → T = ∞
  *   discovery@k = 1/4, 2/4, 2/4, 2/4; mean min(T,4) = (2+1+4+4)/4 = 2.75; solved 2
- *   train_step: A/1 steps 1, 2 (ms 5000 each, no strategy field → sdpo), step 1 repeated (ignored)
+ *   train_step: A/1 steps 1, 2 (ms 5000 each, no strategy field → the one learner by trait, sdpo), step 1 repeated (ignored)
+ * sdpo against best-of-k (traits: best-of-k learns not, samples independently), paired over the 4 (task, seed):
+ *   disc@1 ratio 0.25/0 = ∞, disc@2 0.5/0.25 = 2, disc@4 0.5/0.5 = 1; best-of-k's final rate 0.5 is
+ *   reached by sdpo at k = 2 and by best-of-k itself at k = 3 → 1.5× fewer generations
  * time: best-of-k sample 14 × 1000 = 14000, grade 14 × 200 = 2800; sdpo sample 9 × 1000 = 9000,
  *   grade 0, train 2 × 5000 = 10000.
  */
@@ -25,8 +28,14 @@ const attempt = (task: string, strategy: string, seed: number, k: number, reward
 
 const graded = { grade_ms: 200 };
 
+/** The traits the report goes by: best-of-k is the baseline of independent samples, sdpo the one learner. */
+const HAND_PROTOCOLS = [
+  { variant: 'best-of-k', strategy: 'best-of-k', label: 'best-of-k', learns: false, independent: true, loss: null, teacher: null, teacher_context: null, generations_per_step: 1, prompt: '', description: '', source: '', settings: {} },
+  { variant: 'sdpo', strategy: 'sdpo', label: 'sdpo', learns: true, independent: false, loss: 'distill', teacher: 'ema', teacher_context: 'feedback', generations_per_step: 1, prompt: '', description: '', source: '', settings: {} },
+];
+
 export const HAND_LOG_LINES = [
-  JSON.stringify({ type: 'run', version: 1, budget: 4, strategies: ['best-of-k', 'sdpo'], seeds: [1, 2], tasks: ['A', 'B'], temperature: 1, lr: 1e-5 }),
+  JSON.stringify({ type: 'run', version: 1, budget: 4, strategies: ['best-of-k', 'sdpo'], seeds: [1, 2], tasks: ['A', 'B'], temperature: 1, lr: 1e-5, protocols: HAND_PROTOCOLS }),
   attempt('A', 'best-of-k', 1, 1, 0, 0, graded),
   attempt('A', 'best-of-k', 1, 2, 1, 1, graded),
   attempt('A', 'sdpo', 1, 1, 0, 0),
@@ -59,3 +68,6 @@ export const HAND_LOG_LINES = [
 ];
 
 export const HAND_LOG = HAND_LOG_LINES.join('\n') + '\n';
+
+/** The same log as written before protocols (and their traits) were recorded. */
+export const HAND_LOG_WITHOUT_PROTOCOLS = [JSON.stringify({ ...JSON.parse(HAND_LOG_LINES[0]), protocols: undefined }), ...HAND_LOG_LINES.slice(1)].join('\n') + '\n';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyseRunDirectory, writeReportHtml } from '../../src/report/write-report.js';
-import { HAND_LOG } from './hand-log.js';
+import { HAND_LOG, HAND_LOG_WITHOUT_PROTOCOLS } from './hand-log.js';
 import { syntheticEvents, toJsonl } from './synthetic-run.js';
 
 const CHROMIUM_ARGS = [
@@ -100,7 +100,7 @@ describe('report page in Chromium', () => {
   });
 
   it('renders the hand-written log with its per-task times', async () => {
-    const file = await renderRun('hand', HAND_LOG);
+    const file = await renderRun('hand', HAND_LOG_WITHOUT_PROTOCOLS);
     const { page, requests } = await openPage(file);
     await expect(page.locator('svg[data-chart="discovery"] path.curve').count()).resolves.toBe(2);
     await expect(page.locator('svg[data-chart="discovery"] path.band').count()).resolves.toBe(2);
@@ -117,6 +117,24 @@ describe('report page in Chromium', () => {
     await expect(page.getByText('How each strategy ran').count()).resolves.toBe(1);
     await expect(page.locator('table.protocols').count()).resolves.toBe(0);
     await expect(page.getByText(/^Not recorded/).count()).resolves.toBe(1);
+    // no recorded traits: no baseline to compare with, said in one note
+    await expect(page.getByText(/no variant of this run is a baseline/).count()).resolves.toBe(1);
+    expect(requests).toHaveLength(1);
+    await page.close();
+  });
+
+  it('compares each variant with the baseline its traits name (values worked out in hand-log.ts)', async () => {
+    const file = await renderRun('hand-traits', HAND_LOG);
+    const { page, requests } = await openPage(file);
+    const cells = await page.locator('table.comparison tr[data-variant="sdpo"] td').evaluateAll((tds) => tds.map((td) => td.textContent?.trim() ?? ''));
+    // variant, runs, disc@1, disc@2, disc@4 ratios, generations to reach, best-of-K's, × fewer, signal
+    expect(cells[0]).toBe('sdpo');
+    expect(cells[1]).toBe('4');
+    expect(cells.slice(2, 5).map((c) => c.split(' ')[0])).toEqual(['∞', '2.00×', '1.00×']);
+    expect(cells.slice(5, 8).map((c) => c.split(' ')[0])).toEqual(['2', '3', '1.50×']);
+    expect(cells[8]).toBe('2 / 0');
+    await expect(page.locator('table.signal tr[data-signal="sdpo"] td').allTextContents()).resolves.toEqual(['sdpo', '2', '0']);
+    await expect(page.locator('table.protocols').count()).resolves.toBe(1);
     expect(requests).toHaveLength(1);
     await page.close();
   });

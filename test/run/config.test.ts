@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import { ALL_LORA_TARGETS, PAPER_MULTI_TURN_PROMPT_TOKENS, parseSeeds, resolveConfig } from '../../src/run/config.js';
+import { ALL_LORA_TARGETS, checkRunTasks, PAPER_MULTI_TURN_PROMPT_TOKENS, parseSeeds, resolveConfig, runVariants } from '../../src/run/config.js';
+import { task } from '../strategies/scripted.js';
 import { STRATEGY_NAMES } from '../../src/strategies/index.js';
 
 const resolve = (file: Record<string, unknown>, flags: Record<string, unknown> = {}) => resolveConfig({ model: 'm.gguf', ...file }, flags, STRATEGY_NAMES);
@@ -77,7 +78,7 @@ describe('run config', () => {
     [{ 'top-p': 0 }, /--top-p must be a number in \(0, 1\]/],
     [{ lr: 0 }, /--lr must be a number/],
     [{ divergence: 'kl' }, /--divergence must be one of/],
-    [{ strategies: 'sdpo,grpo' }, /--strategies must list some of/],
+    [{ strategies: 'sdpo,ppo' }, /--strategies must list some of/],
     [{ strategies: 'sdpo,sdpo' }, /twice/],
     [{ 'lora-targets': 'attn_q,wq' }, /--lora-targets must list/],
     [{ seeds: '1,1' }, /distinct seeds/],
@@ -88,6 +89,23 @@ describe('run config', () => {
     [{ gpu: 'rocm' }, /--gpu must be one of auto, cuda, vulkan, off, got "rocm"/],
     [{ 'gpu-layers': -1 }, /--gpu-layers must be a layer count \(an integer ≥ 0\) or max, got -1/],
     [{ 'gpu-layers': 'all' }, /--gpu-layers must be a layer count/],
+    [{ teacher: 'bigger' }, /--teacher must be one of ema, trust_region, frozen, live/],
+    [{ 'teacher-context': 'oracle' }, /--teacher-context must be one of feedback, reference, none/],
+    [{ 'grpo-reward': 'partial' }, /--grpo-reward must be one of binary, fraction/],
+    [{ 'grpo-std': 'maybe' }, /--grpo-std must be on or off/],
+    [{ 'ssd-temperature': 0 }, /--ssd-temperature must be a number in \(0, 10\]/],
+    [{ strategies: 'best-of-k,opd' }, /^opd: opd needs --teacher-model/],
+    [{ strategies: 'sdpo', teacher: 'live', 'teacher-context': 'none' }, /^sdpo: .*no signal/],
+    [{ variants: ['fast'] }, /--variant must look like label=strategy/],
+    [{ variants: ['fast=ppo'] }, /--variant fast: unknown strategy "ppo"/],
+    [{ variants: ['a b=sdpo'] }, /label must be letters/],
+    [{ variants: ['fast=sdpo,budget=3'] }, /"budget" cannot differ per variant/],
+    [{ variants: ['fast=sdpo,lr'] }, /"lr" is not key=value/],
+    [{ variants: ['fast=sdpo,lr=-1'] }, /--variant fast lr must be a number/],
+    [{ variants: ['hot=grpo,teacher=frozen'] }, /variant hot: grpo does not use --teacher$/],
+    [{ variants: ['sdpo=sdpo,lr=1e-3'] }, /variant label sdpo is used twice/],
+    [{ variants: ['a=grpo', 'a=ssd'] }, /variant label a is used twice/],
+    [{ strategies: 'best-of-k', variants: ['big=opd'] }, /^big: opd needs --teacher-model/],
   ])('refuses bad flag %j with one line', (flags, message) => {
     let error: unknown;
     try {
@@ -108,6 +126,47 @@ describe('run config', () => {
     expect(resolve({ gpu: false, gpuLayers: 0 })).toMatchObject({ gpu: 'off', gpuLayers: 0 });
     expect(resolve({ gpu: 'cpu' }, { gpu: 'cuda' }).gpu).toBe('cuda'); // flags win
     expect(() => resolve({ gpu: 'tpu' })).toThrow(/config "gpu" must be one of auto, cuda, vulkan, off/);
+  });
+
+  it('the family\'s flags: defaults and aliases', () => {
+    expect(resolve({})).toMatchObject({ teacherContext: null, teacherModel: null, grpoReward: 'binary', grpoStd: true, pgClip: 0.2, ssdTemperature: null, ssdTopP: null, variants: [] });
+    const c = resolve({ teacher: 'frozen', 'teacher-context': 'reference', 'grpo-std': 'off', 'grpo-reward': 'fraction', 'ssd-temperature': 1.5, 'teacher-model': 't.gguf', strategies: 'best-of-k,sdpo,grpo,ssd,opd' });
+    expect(c).toMatchObject({ teacher: 'frozen', teacherContext: 'reference', grpoStd: false, grpoReward: 'fraction', ssdTemperature: 1.5, teacherModel: 't.gguf' });
+    expect(resolve({}, { teacher: 'trust-region' }).teacher).toBe('trust_region');
+    expect(resolve({}, { teacher: 'live', grpoStd: 'on' })).toMatchObject({ teacher: 'live', grpoStd: true });
+  });
+
+  it('variants: the compact CLI form and the config file\'s list give the same run arms, each with its own settings', () => {
+    const cli = resolve({ strategies: 'best-of-k,sdpo' }, { variants: ['sdpo-fast=sdpo,lr=3e-4,teacher=frozen', 'dr-grpo=grpo,grpo-std=off,rollouts=4', 'hot=ssd,ssd-temperature=1.6,ssd-top-p=0.9'] });
+    const file = resolve({
+      strategies: 'best-of-k,sdpo',
+      variants: [
+        { label: 'sdpo-fast', strategy: 'sdpo', lr: 3e-4, teacher: 'frozen' },
+        { label: 'dr-grpo', strategy: 'grpo', grpoStd: false, rollouts: 4 },
+        { label: 'hot', strategy: 'ssd', 'ssd-temperature': 1.6, ssdTopP: 0.9 },
+      ],
+    });
+    expect(cli.variants).toEqual(file.variants);
+    expect(cli.variants[0]).toEqual({ label: 'sdpo-fast', strategy: 'sdpo', lr: 3e-4, teacher: 'frozen' });
+    const arms = runVariants(cli);
+    expect(arms.map((v) => [v.label, v.strategy])).toEqual([['best-of-k', 'best-of-k'], ['sdpo', 'sdpo'], ['sdpo-fast', 'sdpo'], ['dr-grpo', 'grpo'], ['hot', 'ssd']]);
+    expect(arms[1].settings).toMatchObject({ lr: 1e-4, teacher: 'ema' });
+    expect(arms[2].settings).toMatchObject({ lr: 3e-4, teacher: 'frozen', budget: 64 });
+    expect(arms[3].settings).toMatchObject({ grpoStd: false, rollouts: 4 });
+    expect(arms[4].settings).toMatchObject({ ssdTemperature: 1.6, ssdTopP: 0.9, rollouts: 16 });
+    // the recorded config resolves again to the same variants (--resume)
+    expect(resolveConfig({ ...cli } as Record<string, unknown>, {}, STRATEGY_NAMES).variants).toEqual(cli.variants);
+    // variants alone, without --strategies; off turns an off-by-default setting off
+    const only = resolve({ strategies: [], variants: [{ label: 'clip', strategy: 'sdpo', 'is-clip': 2 }, { label: 'noclip', strategy: 'sdpo', isClip: 'off' }] });
+    expect(runVariants(only).map((v) => [v.label, v.settings.isClip])).toEqual([['clip', 2], ['noclip', null]]);
+  });
+
+  it('--teacher-context reference needs a reference solution in every task, checked once the tasks are selected', () => {
+    const config = resolve({ strategies: 'best-of-k', variants: [{ label: 'oracle', strategy: 'sdpo', 'teacher-context': 'reference' }] });
+    expect(() => checkRunTasks(config, [{ ...task, referenceSolution: 'print(42)' }])).not.toThrow();
+    expect(() => checkRunTasks(config, [{ ...task, referenceSolution: 'print(42)' }, { ...task, id: 'bare' }])).toThrow(/^oracle: --teacher-context reference needs a reference solution, and task bare has none$/);
+    // strategies whose teacher never sees it do not care
+    expect(() => checkRunTasks(resolve({ strategies: 'best-of-k,grpo', 'teacher-context': 'reference' }), [task])).not.toThrow();
   });
 
   it('names the config file setting that is wrong or unknown', () => {

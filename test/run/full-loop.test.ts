@@ -142,6 +142,69 @@ describe('full loop, real parts', () => {
   }, 600_000);
 });
 
+describe('the whole family, real parts', () => {
+  it('`ttsd run --strategies best-of-k,sdpo,grpo,ssd,opd --teacher-model T`: every attempt, train steps for the four that learn, a report row for each', async () => {
+    const teacher = await tinyModel({ layers: 3, seed: 11 });
+    const out = path.join(tmp, 'family');
+    const args = ['bin/ttsd.js', 'run', '--model', model, '--teacher-model', teacher, '--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,sdpo,grpo,ssd,opd', '--budget', '4', '--seeds', '1', '--out', out];
+    for (const [key, value] of Object.entries(SMALL)) args.push(`--${key}`, String(value));
+    const { stdout } = await execFileAsync('node', args, { cwd: root, timeout: 600_000 });
+    expect(stdout).toContain(`${out}: 20 generations over 5 cells`);
+    const events = readLog(out);
+    expect(events[0].protocols.map((p: Ev) => [p.variant, p.learns, p.independent, p.loss])).toEqual([
+      ['best-of-k', false, true, null],
+      ['sdpo', true, false, 'distill'],
+      ['grpo', true, false, 'policy_gradient'],
+      ['ssd', true, false, 'cross_entropy'],
+      ['opd', true, false, 'distill'],
+    ]);
+    for (const strategy of ['best-of-k', 'sdpo', 'grpo', 'ssd', 'opd']) {
+      expect(events.filter((e) => e.type === 'attempt' && e.strategy === strategy).map((a) => a.k).sort()).toEqual([1, 2, 3, 4]);
+    }
+    // grpo samples with log-probs (its ratio's π_old) and keeps them for a resume
+    expect(events.filter((e) => e.type === 'attempt' && e.strategy === 'grpo').every((a) => a.response_logprobs?.length === a.tokens)).toBe(true);
+    const steps = events.filter((e) => e.type === 'train_step');
+    expect(steps.map((e) => [e.strategy, e.step, e.loss_kind, e.signal ?? true])).toEqual(
+      expect.arrayContaining([
+        ['sdpo', 1, 'distill', true],
+        ['ssd', 1, 'cross_entropy', true],
+        ['opd', 1, 'distill', true],
+        // a random model fails every attempt: equal rewards, no signal, no update
+        ['grpo', 1, 'policy_gradient', false],
+      ]),
+    );
+    expect(steps).toHaveLength(4);
+    const { stdout: json } = await execFileAsync('node', ['bin/ttsd.js', 'report', out, '--json', '--out', path.join(out, 'report.html')], { cwd: root, timeout: 120_000 });
+    const summary = JSON.parse(json) as { strategies: Record<string, Ev> };
+    expect(Object.keys(summary.strategies)).toEqual(['best-of-k', 'sdpo', 'grpo', 'ssd', 'opd']);
+    for (const learner of ['sdpo', 'grpo', 'ssd', 'opd']) expect(summary.strategies[learner].vs_baseline).toMatchObject({ baseline: 'best-of-k', runs: 1 });
+    expect(summary.strategies.grpo.train_steps).toEqual({ with_signal: 0, without_signal: 1 });
+    expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('Against best-of-K');
+  }, 600_000);
+
+  it('refuses at start, in one line: a teacher with another vocabulary; a reference context for a task without a reference solution', async () => {
+    const other = await tinyModel({ arch: 'llama' });
+    const refusal = async (args: string[]) => {
+      try {
+        await execFileAsync('node', ['bin/ttsd.js', 'run', '--model', model, '--ids', 'ttsd-01', '--budget', '2', '--seeds', '1', '--gpu', 'off', '--threads', '1', '--out', path.join(tmp, `refused-${Math.random()}`), ...args], { cwd: root, timeout: 120_000 });
+      } catch (error) {
+        return error as { code: number; stderr: string };
+      }
+      throw new Error('the run was not refused');
+    };
+    const vocabulary = await refusal(['--tasks', 'tasks', '--strategies', 'opd', '--teacher-model', other]);
+    expect(vocabulary.code).not.toBe(0);
+    expect(vocabulary.stderr).toMatch(/^ttsd: --teacher-model .*the teacher must share the student's vocabulary\)\n$/);
+    const tasksFile = path.join(tmp, 'no-reference.jsonl');
+    const record = JSON.parse(fs.readFileSync(path.join(root, 'tasks/ttsd-v1.jsonl'), 'utf8').split('\n')[0]);
+    delete record.reference_solution;
+    fs.writeFileSync(tasksFile, JSON.stringify(record) + '\n');
+    const reference = await refusal(['--tasks', tasksFile, '--strategies', 'sdpo', '--teacher-context', 'reference']);
+    expect(reference.code).not.toBe(0);
+    expect(reference.stderr).toBe('ttsd: sdpo: --teacher-context reference needs a reference solution, and task ttsd-01 has none\n');
+  }, 600_000);
+});
+
 /** The real sampler, with each response's text replaced by a fenced program chosen per generation; records each call. */
 function rewritingSampler(inner: Sampler, programFor: (seed: number) => (position: number) => string) {
   const calls: { messages: ChatMessage[]; seed: number }[] = [];

@@ -5,13 +5,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/run/config.js';
 import type { RunEvent } from '../../src/run/events.js';
 import { historyFromEvents } from '../../src/run/history.js';
-import { cellsOf, runSearch } from '../../src/run/loop.js';
+import { cellsOf, runSearch, trainerStateDir } from '../../src/run/loop.js';
 import type { Progress } from '../../src/run/progress.js';
 import { RunStore } from '../../src/run/store.js';
 import { STRATEGY_NAMES } from '../../src/strategies/index.js';
 import type { Task } from '../../src/tasks/types.js';
 import { task } from '../strategies/scripted.js';
-import { scriptedServices } from './scripted-services.js';
+import { CountingTrainer, DeterministicSampler, scriptedServices } from './scripted-services.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsd-loop-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -93,5 +93,63 @@ describe('run loop', () => {
         full.filter((e) => e.type === 'train_step').map((e) => `${e.task}/${e.seed}/${e.step}`).sort(),
       );
     }
+  });
+});
+
+describe('run loop: the family and its variants', () => {
+  const family = resolveConfig(
+    {
+      model: 'm.gguf', budget: 9, rollouts: 3, seeds: [0], 'context-size': 512, 'max-tokens': 64, 'parallel-cells': 3,
+      strategies: 'best-of-k,sdpo,grpo,ssd,opd', 'teacher-model': '/models/teacher.gguf',
+      variants: [{ label: 'sdpo-frozen', strategy: 'sdpo', teacher: 'frozen', lr: 3e-4 }, { label: 'ssd-hot', strategy: 'ssd', 'ssd-temperature': 1.7, 'ssd-top-p': 0.9 }],
+    },
+    {},
+    STRATEGY_NAMES,
+  );
+
+  it('runs every variant as its own cells with its own trainer settings, state and sampling; grpo steps without signal are logged, untrained', async () => {
+    const dir = path.join(tmp, 'family');
+    const store = RunStore.create(dir);
+    store.append({ type: 'run', version: 1, budget: family.budget, strategies: ['best-of-k', 'sdpo', 'grpo', 'ssd', 'opd', 'sdpo-frozen', 'ssd-hot'], seeds: family.seeds, tasks: [task.id] });
+    // passEvery 1000: nothing passes, so every grpo group has equal rewards
+    const services = scriptedServices(new DeterministicSampler(1000));
+    CountingTrainer.started.length = 0;
+    await runSearch({ config: family, tasks: [task], runDir: dir, store, history: historyFromEvents([], dir), services, progress: quiet });
+    store.close();
+    const events = RunStore.open(dir).events as Ev[];
+    const labels = ['best-of-k', 'sdpo', 'grpo', 'ssd', 'opd', 'sdpo-frozen', 'ssd-hot'];
+    expect(events.filter((e) => e.type === 'cell_done').map((e) => e.strategy).sort()).toEqual([...labels].sort());
+    for (const label of labels) expect(events.filter((e) => e.type === 'attempt' && e.strategy === label)).toHaveLength(9);
+    // trainers: one per learning variant, each in its own state directory, each with its strategy's loss
+    const started = new Map(CountingTrainer.started.map((c) => [path.basename(c.stateDir), c]));
+    expect([...started.keys()].sort()).toEqual(['grpo__toy__seed0', 'opd__toy__seed0', 'sdpo-frozen__toy__seed0', 'sdpo__toy__seed0', 'ssd-hot__toy__seed0', 'ssd__toy__seed0']);
+    expect(started.get('sdpo__toy__seed0')).toMatchObject({ loss: 'distill', teacher: 'ema', lr: 1e-4 });
+    expect(started.get('sdpo-frozen__toy__seed0')).toMatchObject({ loss: 'distill', teacher: 'frozen', lr: 3e-4 });
+    expect(started.get('grpo__toy__seed0')).toMatchObject({ loss: 'policy_gradient', pgClip: 0.2 });
+    expect(started.get('ssd__toy__seed0')).toMatchObject({ loss: 'cross_entropy' });
+    expect(started.get('opd__toy__seed0')).toMatchObject({ loss: 'distill', teacherModel: '/models/teacher.gguf' });
+    // train steps: 2 per learning cell (none after the last step); grpo's had no signal and no update
+    const steps = events.filter((e) => e.type === 'train_step');
+    for (const label of ['sdpo', 'ssd', 'opd', 'sdpo-frozen', 'ssd-hot']) {
+      expect(steps.filter((e) => e.strategy === label).map((e) => [e.step, e.signal ?? true])).toEqual([[1, true], [2, true]]);
+    }
+    const grpoSteps = steps.filter((e) => e.strategy === 'grpo');
+    expect(grpoSteps.map((e) => [e.step, e.signal, e.kl_before, e.adapter, e.loss_kind])).toEqual([[1, false, null, null, 'policy_gradient'], [2, false, null, null, 'policy_gradient']]);
+    expect(fs.existsSync(path.join(dir, 'trainer', 'grpo__toy__seed0', 'count'))).toBe(false); // never stepped
+    expect(steps.find((e) => e.strategy === 'ssd')!.loss_kind).toBe('cross_entropy');
+    // sampling: ssd-hot at its own temperature/top-p; grpo records log-probs; the others at the run's
+    const options = services.sampler.optionsAtSample;
+    expect(options.filter((o) => o.temperature === 1.7 && o.topP === 0.9)).toHaveLength(3);
+    expect(options.filter((o) => o.logprobs === true)).toHaveLength(3);
+    expect(options.filter((o) => o.temperature === 1 && !o.logprobs)).toHaveLength(6 * 3 - 3);
+  });
+
+  it('keeps resuming a run logged before variants, whose trainer state lives in <task>__seed<n>', () => {
+    const dir = path.join(tmp, 'legacy');
+    fs.mkdirSync(path.join(dir, 'trainer', 'toy__seed0'), { recursive: true });
+    expect(trainerStateDir(dir, 'sdpo', 'toy', 0, true)).toBe(path.join(dir, 'trainer', 'toy__seed0'));
+    // with two learning variants the old directory cannot be told apart: each gets its own
+    expect(trainerStateDir(dir, 'sdpo', 'toy', 0, false)).toBe(path.join(dir, 'trainer', 'sdpo__toy__seed0'));
+    expect(trainerStateDir(dir, 'sdpo', 'toy', 1, true)).toBe(path.join(dir, 'trainer', 'sdpo__toy__seed1'));
   });
 });

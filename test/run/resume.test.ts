@@ -114,11 +114,70 @@ describe('resume after kill -9', () => {
   }, 600_000);
 });
 
+/**
+ * The rest of the family: grpo, ssd and opd (opd's teacher a second tiny model with the
+ * student's tokenizer), killed at two moments and resumed. A random-weight model never passes,
+ * so every grpo step has equal rewards: its steps are logged without signal and its trainer never
+ * steps, and resuming must neither repeat nor lose them.
+ */
+describe('resume after kill -9: grpo, ssd, opd', () => {
+  let teacher: string;
+  let reference: string[];
+  const family = () => [...SETTINGS.map((arg) => (arg === 'best-of-k,multi-turn,sdpo' ? 'grpo,ssd,opd' : arg)), '--teacher-model', teacher];
+  const trainSteps = (events: Ev[]) => events.filter((e) => e.type === 'train_step').map((e) => `${e.strategy}/${e.step}/${e.signal ?? true}`).sort();
+
+  beforeAll(async () => {
+    teacher = await tinyModel({ layers: 3, seed: 11 });
+  }, 300_000);
+
+  it('an uninterrupted run is the reference', async () => {
+    const out = path.join(tmp, 'family-reference');
+    await execFileAsync('node', ['bin/ttsd.js', 'run', '--model', model, '--out', out, ...family()], { cwd: root, timeout: 600_000 });
+    const events = readLog(out);
+    reference = attemptKeys(events).sort();
+    expect(reference).toHaveLength(18);
+    expect(trainSteps(events)).toEqual(['grpo/1/false', 'grpo/2/false', 'opd/1/true', 'opd/2/true', 'ssd/1/true', 'ssd/2/true']);
+    expect(events.filter((e) => e.type === 'train_step' && e.strategy !== 'grpo').map((e) => e.loss_kind).sort()).toEqual(['cross_entropy', 'cross_entropy', 'distill', 'distill']);
+    expect(fs.readdirSync(path.join(out, 'trainer')).sort()).toEqual(['grpo__ttsd-01__seed0', 'opd__ttsd-01__seed0', 'ssd__ttsd-01__seed0']);
+  }, 600_000);
+
+  it.each([
+    ['right after the first train step', (lines: string[]) => lines.some((l) => l.includes('"type":"train_step"'))],
+    ['mid-way through ssd step 2', (lines: string[]) => lines.some((l) => l.includes('"strategy":"ssd"') && l.includes('"type":"attempt"') && l.includes('"step":2'))],
+  ])('killed %s, resumed: same attempts and train steps, none twice', async (_name, when) => {
+    const out = path.join(tmp, `family-kill-${Math.random().toString(36).slice(2)}`);
+    const child = spawn('node', ['bin/ttsd.js', 'run', '--model', model, '--out', out, ...family()], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    let killed = false;
+    const poll = setInterval(() => {
+      if (!killed && when(readLines(out))) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    }, 5);
+    await exited;
+    clearInterval(poll);
+    expect(killed).toBe(true);
+    const stdout = await resume(out);
+    expect(stdout).toContain('18 generations over 3 cells');
+    const events = readLog(out);
+    const keys = attemptKeys(events);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys.sort()).toEqual(reference);
+    expect(trainSteps(events)).toEqual(['grpo/1/false', 'grpo/2/false', 'opd/1/true', 'opd/2/true', 'ssd/1/true', 'ssd/2/true']);
+    // the trainers resumed from their saved state; grpo's never stepped
+    for (const label of ['ssd', 'opd']) expect(events.filter((e) => e.type === 'train_step' && e.strategy === label).map((e) => e.trainer_step)).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === 'train_step' && e.strategy === 'grpo').map((e) => e.trainer_step)).toEqual([0, 0]);
+    expect(events.at(-1)).toMatchObject({ type: 'run_done', attempts: 18 });
+  }, 600_000);
+});
+
 describe('a full disk during a run', () => {
   it('stops with one line and a non-zero exit, every event written before intact, and resumes once there is room', async () => {
     const mount = path.join(tmp, 'small-disk');
     fs.mkdirSync(mount);
-    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', mount]);
+    // Two pages: the run event (every setting and each variant's protocol with its traits) fits, the attempts do not.
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=8k', 'tmpfs', mount]);
     const out = path.join(mount, 'run');
     try {
       let failure: { code: number; stderr: string } | undefined;

@@ -13,6 +13,8 @@ import { ScriptedGrader, renderTokens, tokensOf } from '../strategies/scripted.j
 export class DeterministicSampler implements Sampler {
   adapter: string | null = null;
   readonly adapterAtSample: (string | null)[] = [];
+  /** The options of every call (a variant's own temperature / top-p / log-probs reach the sampler). */
+  readonly optionsAtSample: SampleOptions[] = [];
   constructor(private readonly passEvery = 11) {}
   async renderPrompt(messages: ChatMessage[]): Promise<number[]> {
     return renderTokens(messages);
@@ -22,6 +24,7 @@ export class DeterministicSampler implements Sampler {
   }
   async sample(messages: ChatMessage[], options: SampleOptions): Promise<Rollout[]> {
     this.adapterAtSample.push(this.adapter);
+    this.optionsAtSample.push(options);
     await new Promise((r) => setTimeout(r, 2));
     return Array.from({ length: options.n }, (_, i) => {
       const text = (options.seed + i * 7) % this.passEvery === 0 ? 'PASS' : `FAIL seed ${options.seed} #${i} adapter ${this.adapter}`;
@@ -37,10 +40,12 @@ export class DeterministicSampler implements Sampler {
   async dispose(): Promise<void> {}
 }
 
-/** Persists its step count in stateDir on save(), as the native trainer does. */
+/** Persists its step count in stateDir on save(), as the native trainer does; every config it was started with is kept. */
 export class CountingTrainer implements Trainer {
+  static readonly started: TrainerConfig[] = [];
   private steps: number;
   constructor(private readonly config: TrainerConfig) {
+    CountingTrainer.started.push(config);
     const file = path.join(config.stateDir, 'count');
     this.steps = fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8')) : 0;
   }

@@ -8,7 +8,12 @@
  */
 import type { ChatMessage, Rollout } from '../../src/model/types.js';
 import type { GradeOptions, GradeResult, Grader, Submission } from '../../src/sandbox/types.js';
-import type { AttemptOutcome, CellContext, CellSampler, CellTrainer } from '../../src/strategies/types.js';
+import { resolveConfig } from '../../src/run/config.js';
+import { STRATEGY_NAMES } from '../../src/strategies/index.js';
+import type { AttemptOutcome, CellContext, CellSampler, CellTrainer, StrategySettings } from '../../src/strategies/types.js';
+
+/** The run's default settings (a cell's own unless a test overrides them). */
+export const defaultSettings: StrategySettings = resolveConfig({ model: 'm.gguf' }, {}, STRATEGY_NAMES);
 import type { Task } from '../../src/tasks/types.js';
 import type { TrainExample, TrainStepResult } from '../../src/trainer/types.js';
 
@@ -108,6 +113,7 @@ export class ScriptedTrainer implements CellTrainer {
 export interface CellRecorder {
   attempts: AttemptOutcome[];
   trainSteps: { step: number; result: TrainStepResult; masked: number }[];
+  noSignal: { step: number; adapter: string | null }[];
   order: string[];
 }
 
@@ -115,9 +121,10 @@ export function cellContext(
   overrides: Partial<CellContext> & Pick<CellContext, 'sampler' | 'strategy'>,
   trainerLog?: string[],
 ): { cell: CellContext; recorded: CellRecorder } {
-  const recorded: CellRecorder = { attempts: [], trainSteps: [], order: [] };
+  const recorded: CellRecorder = { attempts: [], trainSteps: [], noSignal: [], order: [] };
   const cell: CellContext = {
     task,
+    settings: defaultSettings,
     seed: 0,
     budget: 8,
     rollouts: 4,
@@ -135,6 +142,10 @@ export function cellContext(
       recorded.trainSteps.push({ step, result, masked });
       recorded.order.push(`train_step ${step}`);
       trainerLog?.push(`event ${step}`);
+    },
+    recordNoSignalStep: (step, adapter) => {
+      recorded.noSignal.push({ step, adapter });
+      recorded.order.push(`no_signal ${step}`);
     },
     ...overrides,
   };

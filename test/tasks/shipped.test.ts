@@ -52,6 +52,8 @@ describe('shipped task files', () => {
 
   it('ship a reference solution for every task and a naive solution for every hard task, in a file under 5 MB', () => {
     for (const task of tasks) expect(existsSync(join(SHIPPED_TASKS_DIR, 'solutions', `${task.id}.py`)), task.id).toBe(true);
+    // the record carries it too: the privileged teacher context of --teacher-context reference
+    for (const task of tasks) expect(task.referenceSolution, task.id).toBe(readFileSync(join(SHIPPED_TASKS_DIR, 'solutions', `${task.id}.py`), 'utf8'));
     expect(hard.length).toBeGreaterThanOrEqual(6);
     for (const task of hard) {
       expect(existsSync(join(SHIPPED_TASKS_DIR, 'naive', `${task.id}.py`)), task.id).toBe(true);
