@@ -80,7 +80,8 @@ describe('ttsd on a one-node SLURM cluster', () => {
     const report = async (...dirsToRead: string[]) => {
       const { stdout } = await exec('node', ['bin/ttsd.js', 'report', ...dirsToRead, '--json'], { cwd: root });
       const json = JSON.parse(stdout) as Record<string, unknown>;
-      return { strategies: json.strategies, runs: json.runs, missing: json.missing_cells }; // not timings: per process
+      const runs = (json.runs as { task: string; strategy: string; seed: number }[]).map((r) => ({ ...r, key: `${r.task}|${r.strategy}|${r.seed}` })).sort((a, b) => a.key.localeCompare(b.key));
+      return { strategies: json.strategies, runs, missing: json.missing_cells }; // not timings: per process; runs in a canonical order
     };
     const reference = await report(whole);
     expect(await report(merged)).toEqual(reference);
