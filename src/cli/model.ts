@@ -4,6 +4,7 @@ import { writeTinyModel, type TinyArch, type TinyShapeName, type TinyType } from
 import { modelInfo } from '../model/info.js';
 import { benchSampler } from '../model/bench.js';
 import { ALL_LORA_TARGETS, writeLoraAdapter } from '../model/lora.js';
+import { exportPeft } from '../model/peft.js';
 import { GPU_MODES, kebab, OPTION_SPECS, type RunConfig } from '../run/config.js';
 import { resolveDevices } from '../run/devices.js';
 
@@ -45,19 +46,32 @@ export function registerModelCommands(program: Command, bench: Command): void {
       );
     });
 
-  model
+  const lora = model
     .command('lora')
     .description('write a random LoRA adapter for a model (llama.cpp layout), for tests and experiments')
-    .requiredOption('--base <file>', 'the model GGUF the adapter is for')
-    .requiredOption('--out <file>', 'output adapter GGUF (use a new name for every version)')
+    // checked in the action rather than required here: commander would demand them of `lora export` too
+    .option('--base <file>', 'the model GGUF the adapter is for (required)')
+    .option('--out <file>', 'output adapter GGUF, a new name for every version (required)')
     .option('--rank <n>', 'LoRA rank', integer, 8)
     .option('--alpha <x>', 'LoRA alpha (scale = alpha / rank)', number, 16)
     .option('--std <x>', 'std of B (0 = the usual no-op initialisation)', number, 0.1)
     .option('--seed <n>', 'seed', integer, 1)
     .option('--targets <list>', 'comma-separated weights to adapt', ALL_LORA_TARGETS.join(','))
-    .action((o: { base: string; out: string; rank: number; alpha: number; std: number; seed: number; targets: string }) => {
-      const info = writeLoraAdapter({ ...o, targets: o.targets.split(',').map((t) => t.trim()).filter(Boolean) });
+    .action((o: { base?: string; out?: string; rank: number; alpha: number; std: number; seed: number; targets: string }) => {
+      if (!o.base || !o.out) throw new UserError('model lora: --base and --out are required');
+      const info = writeLoraAdapter({ ...o, base: o.base, out: o.out, targets: o.targets.split(',').map((t) => t.trim()).filter(Boolean) });
       process.stdout.write(`wrote ${info.path}: ${info.pairs} A/B pairs, rank ${info.rank}, alpha ${info.alpha}\n`);
+    });
+
+  lora
+    .command('export')
+    .description('convert a LoRA adapter GGUF (what the trainer writes) into a PEFT adapter directory for vLLM / Hugging Face PEFT')
+    .requiredOption('--adapter <file>', 'the LoRA adapter GGUF')
+    .requiredOption('--peft <dir>', 'output directory: adapter_config.json + adapter_model.safetensors (replaced if it exists)')
+    .option('--model <file>', 'the base model GGUF (needed for llama-architecture adapters: their q/k rows are un-permuted per head)')
+    .action((o: { adapter: string; peft: string; model?: string }) => {
+      const info = exportPeft(o.adapter, o.peft, o.model);
+      process.stdout.write(`wrote ${info.dir}: ${info.tensors} tensors, rank ${info.rank}, alpha ${info.alpha}, modules ${info.targetModules.join(',')}\n`);
     });
 
   model
