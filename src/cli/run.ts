@@ -18,7 +18,7 @@ import { startRealServices } from '../run/real-services.js';
 import { RunStore } from '../run/store.js';
 
 /** Machine settings a resumed run may change; everything else is fixed by the run event. */
-const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells', 'gpu', 'gpuLayers'];
+const RESUMABLE_OVERRIDES: (keyof RunConfig)[] = ['threads', 'concurrency', 'parallelCells', 'gpu', 'gpuLayers', 'sampler', 'server', 'serverKind', 'adapterDir'];
 
 /** `--config` plus one flag per search setting: `ttsd run` and `ttsd bench search` take the same ones. */
 function addSearchSettings(command: Command): void {
@@ -93,6 +93,7 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
   // Absolute, so `--resume` works from any directory.
   config.tasks = path.resolve(config.tasks);
   if (!config.model.startsWith('hf:')) config.model = path.resolve(config.model);
+  if (config.adapterDir) config.adapterDir = path.resolve(config.adapterDir);
   const tasks = await selectRunTasks(config);
   checkModel(config.model);
   const runDir = String(options.out ?? path.join('results', timestamp()));

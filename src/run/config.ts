@@ -4,6 +4,7 @@ import { ALL_LORA_TARGETS } from '../model/lora.js';
 import { MULTI_TURN_TEMPLATES, type MultiTurnTemplate } from '../prompts/index.js';
 import { strategyByName } from '../strategies/index.js';
 import type { Divergence } from '../trainer/types.js';
+import { SERVER_KINDS, type ServerKind } from '../model/server-sampler.js';
 
 /**
  * Every hyperparameter of a run, with sdpo.md's defaults. The run event records all of it;
@@ -53,6 +54,11 @@ export interface RunConfig {
   threads: number;
   concurrency: number; // parallel gradings
   parallelCells: number; // cells interleaved so sampler, graders and trainer overlap
+  // inference server (machine settings: they may change on --resume)
+  sampler: 'local' | 'server'; // local = node-llama-cpp in this process; server = --server
+  server: string | null; // the inference server's URL
+  serverKind: ServerKind;
+  adapterDir: string | null; // a directory ttsd and the server both see at the same path
 }
 
 /** multiturn.py's MAX_CONTEXT_LEN: the multi-turn prompt is trimmed to this many tokens. */
@@ -161,6 +167,10 @@ export const OPTION_SPECS: OptionSpec[] = [
   { flag: '--gpu-layers <n|max>', key: 'gpuLayers', description: 'model layers on the GPU (sampler, and the CUDA trainer): a count or max', parse: gpuLayers, defaultValue: () => 'max' },
   { flag: '--threads <n>', key: 'threads', description: 'CPU threads for sampling and training', parse: int(1, 1024), defaultValue: () => os.availableParallelism() },
   { flag: '--concurrency <n>', key: 'concurrency', description: 'sandboxes grading in parallel', parse: int(1, 256), defaultValue: () => 2 },
+  { flag: '--sampler <where>', key: 'sampler', description: 'local: node-llama-cpp in this process; server: an inference server (--server)', parse: oneOf(['local', 'server'] as const), defaultValue: () => 'local' },
+  { flag: '--server <url>', key: 'server', description: 'inference server URL for --sampler server (llama-server in router mode, or vLLM)', parse: text, defaultValue: () => null },
+  { flag: '--server-kind <kind>', key: 'serverKind', description: `inference server: ${SERVER_KINDS.join(' | ')}`, parse: oneOf(SERVER_KINDS), defaultValue: () => 'llama-server' },
+  { flag: '--adapter-dir <dir>', key: 'adapterDir', description: 'with --sampler server: a directory ttsd and the server both see at the same path (shared filesystem); adapters are copied there', parse: text, defaultValue: () => null },
   { flag: '--parallel-cells <n>', key: 'parallelCells', description: '(task, strategy, seed) cells interleaved so sampler, graders and trainer overlap', parse: int(1, 64), defaultValue: () => 2 },
 ];
 
@@ -234,6 +244,10 @@ function checkConsistency(config: RunConfig, knownStrategies: readonly string[],
       );
     }
   }
+  if (config.sampler === 'server' && (!config.server || !config.adapterDir)) {
+    throw new UserError('--sampler server needs --server URL and --adapter-dir DIR (a directory the server sees at the same path)');
+  }
+  if (config.sampler === 'local' && config.server) throw new UserError('--server is given but --sampler is local; add --sampler server');
   if (config.maxPromptTokens + config.maxTokens > config.contextSize) {
     throw new UserError(`--max-prompt-tokens + --max-tokens (${config.maxPromptTokens + config.maxTokens}) exceed --context-size (${config.contextSize})`);
   }
