@@ -111,7 +111,8 @@ export class LlamaServerBackend implements ServerBackend {
       min_p: 0,
       typical_p: 1,
       repeat_penalty: 1,
-      seed: r.seed >>> 0,
+      // 0xFFFFFFFF is llama.cpp's "random seed" (LLAMA_DEFAULT_SEED): never send it
+      seed: r.seed >>> 0 === 0xffffffff ? 0xfffffffe : r.seed >>> 0,
       n_probs: r.logprobs ? 1 : 0,
       post_sampling_probs: false,
       return_tokens: true,
