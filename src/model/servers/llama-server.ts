@@ -95,7 +95,16 @@ export class LlamaServerBackend implements ServerBackend {
 
   async unload(name: string): Promise<void> {
     const m = await this.model(name);
-    if (m?.status?.value === 'loaded' || m?.status?.value === 'loading') await callJson(this.url, 'POST', '/models/unload', { model: name });
+    if (m?.status?.value === 'loaded' || m?.status?.value === 'loading') {
+      await callJson(this.url, 'POST', '/models/unload', { model: name });
+      // Unloading is asynchronous (the child is asked to stop): wait, or the router would count it
+      // as running and evict another model on its own (its LRU) to make room for the next load.
+      for (;;) {
+        const status = (await this.model(name))?.status?.value;
+        if (status === undefined || status === 'unloaded') break;
+        await new Promise((r) => setTimeout(r, this.pollMs));
+      }
+    }
     if (name !== BASE_MODEL_NAME) await this.editPreset(() => this.adapters.delete(name));
   }
 
