@@ -135,6 +135,8 @@ export class ServerSampler implements Sampler {
   async sample(messages: ChatMessage[], options: AdapterSampleOptions): Promise<TaggedRollout[]> {
     this.checkOpen();
     const adapter = options.adapter === undefined ? this.defaultAdapter : options.adapter === null ? null : resolve(options.adapter);
+    if (!Number.isInteger(options.n) || options.n < 1) throw new UserError(`sample: n must be a positive integer, got ${options.n}`);
+    if (!Number.isInteger(options.maxTokens) || options.maxTokens < 0) throw new UserError(`sample: maxTokens must be a non-negative integer, got ${options.maxTokens}`);
     const prompt = this.template.render(messages);
     if (prompt.length + options.maxTokens > this.options.contextSize) {
       throw new UserError(`the prompt (${prompt.length} tokens) + ${options.maxTokens} response tokens exceed the context size ${this.options.contextSize}`);
@@ -144,7 +146,8 @@ export class ServerSampler implements Sampler {
         Array.from({ length: options.n }, async (_, i): Promise<TaggedRollout> => {
           const started = performance.now();
           const wantLogprobs = options.logprobs !== false;
-          const c = await this.backend.complete({
+          // servers read a limit of 0 differently (llama-server: no limit); nothing to generate is nothing to ask
+          const c: Completion = options.maxTokens === 0 ? { tokens: [], logprobs: [], finishReason: 'length' } : await this.backend.complete({
             model,
             prompt,
             maxTokens: options.maxTokens,
