@@ -163,8 +163,29 @@ describe('llama-server client (a real llama-server in router mode)', () => {
     console.log(`llama-server adapter load (router child start + load, tiny model): ${times.map((t) => t.toFixed(2)).join(', ')} s`);
   }, 600_000);
 
+  it('`ttsd run --sampler server` searches with SDPO through the server: the trained adapter is loaded there and tagged on attempts', async () => {
+    // the preset is the writing ttsd process's own: this sampler goes before the run takes it over
+    await remote.dispose();
+    const out = join(dir, 'run');
+    const args = ['bin/ttsd.js', 'run', '--model', model, '--tasks', 'tasks', '--ids', 'ttsd-01', '--strategies', 'best-of-k,sdpo', '--budget', '4', '--seeds', '1', '--out', out,
+      '--rollouts', '2', '--max-tokens', '16', '--context-size', '1024', '--max-prompt-tokens', '900', '--threads', '1', '--lora-rank', '4', '--lora-alpha', '8',
+      '--sampler', 'server', '--server', url, '--server-kind', 'llama-server', '--adapter-dir', adapterDir];
+    const run = await execa('node', args, { reject: false, timeout: 600_000 });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const events = readFileSync(join(out, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events[0]).toMatchObject({ type: 'run', config: { sampler: 'server', server: url, serverKind: 'llama-server', adapterDir } });
+    const steps = events.filter((e) => e.type === 'train_step');
+    expect(steps).toHaveLength(1);
+    const sdpo = events.filter((e) => e.type === 'attempt' && e.strategy === 'sdpo');
+    expect(sdpo.filter((a) => a.step === 2).map((a) => a.adapter)).toEqual([steps[0].adapter, steps[0].adapter]);
+    // the step-2 rollouts came from a router child serving the trained adapter's copy in the adapter dir
+    const list = (await callJson(url, 'GET', '/models')) as { data: { id: string; status: { value: string } }[] };
+    expect(list.data.filter((m) => m.id !== BASE_MODEL_NAME).length).toBe(0); // the run unloaded its adapter when it closed
+    expect(readFileSync(join(adapterDir, 'models.ini'), 'utf8')).not.toMatch(/^\[ttsd-[0-9a-f]+\]$/m);
+  }, 600_000);
+
   it('scoring a given response is refused in one line (llama-server has no prompt log-probs)', async () => {
-    const error = await remote.score([1, 2], [3], { adapter: null }).catch((e) => e);
+    const error = await new LlamaServerBackend(url, model, adapterDir).score().catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
     expect(error.message).not.toContain('\n');
   });
