@@ -112,7 +112,16 @@ export class ServerSampler implements Sampler {
     // the vocabulary and template only: no weights in this process
     const vocab = await llama.loadModel({ modelPath: path, vocabOnly: true });
     const backend = options.backend(path);
-    return new ServerSampler(path, vocab, ChatTemplate.for(vocab), backend, { ...options, adapterDir: resolve(options.adapterDir) });
+    const sampler = new ServerSampler(path, vocab, ChatTemplate.for(vocab), backend, { ...options, adapterDir: resolve(options.adapterDir) });
+    try {
+      // refused at start, not at the first rollout: a server that is down or in the wrong mode
+      sampler.capacityValue = backend.capacity();
+      await sampler.capacityValue;
+    } catch (error) {
+      await vocab.dispose();
+      throw error;
+    }
+    return sampler;
   }
 
   get kind(): ServerKind {

@@ -97,6 +97,13 @@ describe('vLLM client (against the stand-in)', () => {
     expect(got.top!.map((t) => t.ids)).toEqual(want.top!.map((t) => t.ids));
   }, 120_000);
 
+  it('a server that does not answer is refused at start, in one line', async () => {
+    const error = await ServerSampler.load({ model, adapterDir: dir, contextSize: 1024, backend: (path) => new VllmBackend('http://127.0.0.1:9', path) }).catch((e) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toMatch(/unreachable \(ECONNREFUSED\)/);
+    expect(error.message).not.toContain('\n');
+  });
+
   it('a server error is one line', async () => {
     const bad = new VllmBackend(standin.url, model);
     const error = await bad.complete({ model: 'no-such-adapter', prompt: [1, 2], maxTokens: 1, temperature: 0, topP: 1, topK: 0, seed: 1, logprobs: false }).catch((e) => e);

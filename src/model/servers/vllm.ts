@@ -45,6 +45,7 @@ export class VllmBackend implements ServerBackend {
   ) {}
 
   async capacity(): Promise<number> {
+    await this.base(); // the server answers and serves a base model
     return this.maxAdapters;
   }
 
