@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything ttsd needs on a fresh Debian machine, as root: system packages, the npm
 # dependencies, a Docker engine (started without systemd), the sandbox image (built offline
-# when no registry is reachable) and the native SDPO trainer. Idempotent: each step is skipped
+# when no registry is reachable), the native SDPO trainer and llama-server. Idempotent: each step is skipped
 # when its result is already there; heavy artefacts are cached under $TTSD_CACHE keyed by
 # their recipe, but nothing depends on the cache existing.
 set -euo pipefail
@@ -33,5 +33,8 @@ bash scripts/setup-docker.sh
 
 step "native trainer"
 node bin/ttsd.js trainer build
+
+step "llama-server (for --sampler server and its test)"
+node bin/ttsd.js model server build
 
 step "ready"

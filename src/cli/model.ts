@@ -1,9 +1,15 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { buildLlamaServer } from '../llama/server-build.js';
+import { writePreset } from '../model/servers/llama-server.js';
 import { UserError } from '../errors.js';
 import { writeTinyModel, type TinyArch, type TinyShapeName, type TinyType } from '../model/tiny.js';
 import { modelInfo } from '../model/info.js';
 import { benchSampler } from '../model/bench.js';
 import { ALL_LORA_TARGETS, writeLoraAdapter } from '../model/lora.js';
+import { exportPeft } from '../model/peft.js';
 import { GPU_MODES, kebab, OPTION_SPECS, type RunConfig } from '../run/config.js';
 import { resolveDevices } from '../run/devices.js';
 
@@ -45,19 +51,65 @@ export function registerModelCommands(program: Command, bench: Command): void {
       );
     });
 
-  model
+  const lora = model
     .command('lora')
     .description('write a random LoRA adapter for a model (llama.cpp layout), for tests and experiments')
-    .requiredOption('--base <file>', 'the model GGUF the adapter is for')
-    .requiredOption('--out <file>', 'output adapter GGUF (use a new name for every version)')
+    // checked in the action rather than required here: commander would demand them of `lora export` too
+    .option('--base <file>', 'the model GGUF the adapter is for (required)')
+    .option('--out <file>', 'output adapter GGUF, a new name for every version (required)')
     .option('--rank <n>', 'LoRA rank', integer, 8)
     .option('--alpha <x>', 'LoRA alpha (scale = alpha / rank)', number, 16)
     .option('--std <x>', 'std of B (0 = the usual no-op initialisation)', number, 0.1)
     .option('--seed <n>', 'seed', integer, 1)
     .option('--targets <list>', 'comma-separated weights to adapt', ALL_LORA_TARGETS.join(','))
-    .action((o: { base: string; out: string; rank: number; alpha: number; std: number; seed: number; targets: string }) => {
-      const info = writeLoraAdapter({ ...o, targets: o.targets.split(',').map((t) => t.trim()).filter(Boolean) });
+    .action((o: { base?: string; out?: string; rank: number; alpha: number; std: number; seed: number; targets: string }) => {
+      if (!o.base || !o.out) throw new UserError('model lora: --base and --out are required');
+      const info = writeLoraAdapter({ ...o, base: o.base, out: o.out, targets: o.targets.split(',').map((t) => t.trim()).filter(Boolean) });
       process.stdout.write(`wrote ${info.path}: ${info.pairs} A/B pairs, rank ${info.rank}, alpha ${info.alpha}\n`);
+    });
+
+  lora
+    .command('export')
+    .description('convert a LoRA adapter GGUF (what the trainer writes) into a PEFT adapter directory for vLLM / Hugging Face PEFT')
+    .requiredOption('--adapter <file>', 'the LoRA adapter GGUF')
+    .requiredOption('--peft <dir>', 'output directory: adapter_config.json + adapter_model.safetensors (replaced if it exists)')
+    .option('--model <file>', 'the base model GGUF (needed for llama-architecture adapters: their q/k rows are un-permuted per head)')
+    .action((o: { adapter: string; peft: string; model?: string }) => {
+      const info = exportPeft(o.adapter, o.peft, o.model);
+      process.stdout.write(`wrote ${info.dir}: ${info.tensors} tensors, rank ${info.rank}, alpha ${info.alpha}, modules ${info.targetModules.join(',')}\n`);
+    });
+
+  const server = model.command('server').description("llama.cpp's llama-server (built from node-llama-cpp's bundled source) for --sampler server");
+  server
+    .command('build')
+    .description('build llama-server into the cache (instant when this recipe is already built)')
+    .action(async () => {
+      const started = performance.now();
+      const path = await buildLlamaServer({ log: (line) => process.stderr.write(`llama-server build: ${line}\n`) });
+      process.stdout.write(`${path} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+    });
+  server
+    .command('start')
+    .description('write the models preset into --adapter-dir and run llama-server in router mode on it (foreground; extra llama-server flags after --)')
+    .requiredOption('--model <file>', 'the base model GGUF (the same path must be valid on this machine and for ttsd)')
+    .requiredOption('--adapter-dir <dir>', 'the directory ttsd is given as --adapter-dir (shared with it)')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <n>', 'port', integer, 8080)
+    .option('--models-max <n>', 'models (base + adapter versions) loaded at once; each is a child server holding the weights', integer, 4)
+    .argument('[llamaArgs...]', 'more llama-server flags (e.g. -c 16384 -np 16 -ngl 99), passed to every child')
+    .action(async (llamaArgs: string[], o: { model: string; adapterDir: string; host: string; port: number; modelsMax: number }) => {
+      if (o.modelsMax < 2) throw new UserError('--models-max must be at least 2 (the base model and one adapter)');
+      const modelPath = path.resolve(o.model);
+      if (!fs.existsSync(modelPath)) throw new UserError(`model file not found: ${o.model}`);
+      fs.mkdirSync(o.adapterDir, { recursive: true });
+      const exe = await buildLlamaServer({ log: (line) => process.stderr.write(`llama-server build: ${line}\n`) });
+      const preset = writePreset(path.resolve(o.adapterDir), modelPath);
+      const args = ['--models-preset', preset, '--models-max', String(o.modelsMax), '--host', o.host, '--port', String(o.port), ...llamaArgs];
+      process.stderr.write(`${exe} ${args.join(' ')}\n`);
+      const child = spawn(exe, args, { stdio: 'inherit' });
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+      const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1))));
+      process.exitCode = code;
     });
 
   model

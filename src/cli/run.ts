@@ -104,6 +104,7 @@ async function startRun(options: Record<string, unknown>): Promise<void> {
   if (!config.model.startsWith('hf:')) config.model = path.resolve(config.model);
   if (config.teacherModel !== null && !config.teacherModel.startsWith('hf:')) config.teacherModel = path.resolve(config.teacherModel);
   for (const v of config.variants) if (typeof v.teacherModel === 'string' && !v.teacherModel.startsWith('hf:')) v.teacherModel = path.resolve(v.teacherModel);
+  if (config.adapterDir) config.adapterDir = path.resolve(config.adapterDir);
   const tasks = await selectRunTasks(config);
   checkModel(config.model);
   const runDir = String(options.out ?? path.join('results', timestamp()));

@@ -25,6 +25,7 @@ export interface VariantSpec {
   strategy: string;
   [setting: string]: unknown;
 }
+import { SERVER_KINDS, type ServerKind } from '../model/server-sampler.js';
 
 /**
  * Every hyperparameter of a run, with sdpo.md's defaults. The run event records all of it;
@@ -88,6 +89,11 @@ export interface RunConfig {
   /** Docker hosts grading the attempts (unix://, tcp:// with TLS, ssh://; each `=N`); [] = the local engine. Machine-specific. */
   dockerHosts: string[];
   parallelCells: number; // cells interleaved so sampler, graders and trainer overlap
+  // inference server (machine settings: they may change on --resume)
+  sampler: 'local' | 'server'; // local = node-llama-cpp in this process; server = --server
+  server: string | null; // the inference server's URL
+  serverKind: ServerKind;
+  adapterDir: string | null; // a directory ttsd and the server both see at the same path
 }
 
 /** multiturn.py's MAX_CONTEXT_LEN: the multi-turn prompt is trimmed to this many tokens. */
@@ -215,6 +221,10 @@ export const OPTION_SPECS: OptionSpec[] = [
   { flag: '--threads <n>', key: 'threads', description: 'CPU threads for sampling and training', parse: int(1, 1024), defaultValue: () => os.availableParallelism() },
   { flag: '--concurrency <n>', key: 'concurrency', description: 'sandboxes grading in parallel on the local engine (with --docker-hosts: each host\'s own =N or CPU count)', parse: int(1, 256), defaultValue: () => 2 },
   { flag: '--docker-hosts <list>', key: 'dockerHosts', description: 'Docker hosts that grade, comma-separated: unix:///path.sock, tcp://host:port (TLS from DOCKER_CERT_PATH), ssh://user@host[:port] (one tunnel each); each =N for its concurrency (default: its CPU count); default: the local engine', parse: dockerHosts, defaultValue: () => [] },
+  { flag: '--sampler <where>', key: 'sampler', description: 'local: node-llama-cpp in this process; server: an inference server (--server)', parse: oneOf(['local', 'server'] as const), defaultValue: () => 'local' },
+  { flag: '--server <url>', key: 'server', description: 'inference server URL for --sampler server (llama-server in router mode, or vLLM)', parse: text, defaultValue: () => null },
+  { flag: '--server-kind <kind>', key: 'serverKind', description: `inference server: ${SERVER_KINDS.join(' | ')}`, parse: oneOf(SERVER_KINDS), defaultValue: () => 'llama-server' },
+  { flag: '--adapter-dir <dir>', key: 'adapterDir', description: 'with --sampler server: a directory ttsd and the server both see at the same path (shared filesystem); adapters are copied there', parse: text, defaultValue: () => null },
   { flag: '--parallel-cells <n>', key: 'parallelCells', description: '(task, strategy, seed) cells interleaved so sampler, graders and trainer overlap', parse: int(1, 64), defaultValue: () => 2 },
 ];
 
@@ -399,6 +409,10 @@ function checkConsistency(config: RunConfig, knownStrategies: readonly string[],
       );
     }
   }
+  if (config.sampler === 'server' && (!config.server || !config.adapterDir)) {
+    throw new UserError('--sampler server needs --server URL and --adapter-dir DIR (a directory the server sees at the same path)');
+  }
+  if (config.sampler === 'local' && config.server) throw new UserError('--server is given but --sampler is local; add --sampler server');
   if (config.maxPromptTokens + config.maxTokens > config.contextSize) {
     throw new UserError(`--max-prompt-tokens + --max-tokens (${config.maxPromptTokens + config.maxTokens}) exceed --context-size (${config.contextSize})`);
   }

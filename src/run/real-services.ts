@@ -1,5 +1,8 @@
 import os from 'node:os';
 import { LlamaSampler } from '../model/llama-sampler.js';
+import { ServerSampler } from '../model/server-sampler.js';
+import { LlamaServerBackend } from '../model/servers/llama-server.js';
+import { VllmBackend } from '../model/servers/vllm.js';
 import { llamaRuntime, resolveModelPath } from '../model/runtime.js';
 import { strategyByName } from '../strategies/index.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
@@ -54,7 +57,7 @@ export async function startRealServices(config: RunConfig, options: RealServices
     vram ? `on the ${devices.sampling} device` : 'in memory',
   );
   if (note) options.notes?.push(note);
-  const sampler = await LlamaSampler.load({
+  const sampler = config.sampler === 'server' ? await startServerSampler(config, modelPath) : await LlamaSampler.load({
     model: modelPath,
     threads: config.threads,
     contextSize: config.contextSize,
@@ -105,4 +108,16 @@ export async function startRealServices(config: RunConfig, options: RealServices
       await Promise.allSettled([sampler.dispose(), grader.close()]);
     },
   };
+}
+
+/** --sampler server: rollouts from llama-server (router mode) or vLLM; adapters travel through --adapter-dir. */
+function startServerSampler(config: RunConfig, modelPath: string): Promise<ServerSampler> {
+  const url = config.server!;
+  const adapterDir = config.adapterDir!;
+  return ServerSampler.load({
+    model: modelPath,
+    adapterDir,
+    contextSize: config.contextSize,
+    backend: (path) => (config.serverKind === 'vllm' ? new VllmBackend(url, path) : new LlamaServerBackend(url, path, adapterDir)),
+  });
 }

@@ -67,7 +67,7 @@ export function cmakeFlags(options: BuildOptions & { nvcc?: string }): string[] 
   ];
 }
 
-async function compilerId(): Promise<string> {
+export async function compilerId(): Promise<string> {
   try {
     const { stdout } = await execa('c++', ['--version']);
     return stdout.split('\n')[0] ?? '';
@@ -184,7 +184,7 @@ async function buildLocked(
 }
 
 /** A lock directory holding the owner's pid; a lock whose owner is gone is taken over. */
-async function acquireLock(lock: string, log: (line: string) => void): Promise<() => void> {
+export async function acquireLock(lock: string, log: (line: string) => void): Promise<() => void> {
   mkdirSync(dirname(lock), { recursive: true });
   let announced = false;
   for (;;) {

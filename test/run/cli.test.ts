@@ -86,7 +86,7 @@ describe('ttsd run refuses bad input up front', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/^ttsd: .*holds no run \(no events\.jsonl\)\n$/);
     result = await ttsd('run', '--resume', empty, '--budget', '9');
-    expect(result.stderr).toMatch(/^ttsd: --resume continues a run with its recorded settings; only --threads, --concurrency, --parallel-cells, --gpu, --gpu-layers, --docker-hosts may change\n$/);
+    expect(result.stderr).toMatch(/^ttsd: --resume continues a run with its recorded settings; only --threads, --concurrency, --parallel-cells, --gpu, --gpu-layers, --docker-hosts, --sampler, --server, --server-kind, --adapter-dir may change\n$/);
     // the device may change on resume: past the settings check, to the missing run
     result = await ttsd('run', '--resume', empty, '--gpu', 'off', '--gpu-layers', '8');
     expect(result.stderr).toMatch(/^ttsd: .*holds no run \(no events\.jsonl\)\n$/);
