@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChatMessage, Rollout, SampleOptions, Sampler } from '../model/types.js';
+import type { ChatMessage, Rollout, SampleOptions, Sampler, ScoreOptions } from '../model/types.js';
 import type { Task } from '../tasks/types.js';
 import type { RunConfig } from './config.js';
 import type { UtilisationEvent } from './events.js';
@@ -65,10 +65,7 @@ export class RewritingSampler implements Sampler {
   countTokens(text: string) {
     return this.inner.countTokens(text);
   }
-  setAdapter(adapter: string | null) {
-    return this.inner.setAdapter(adapter);
-  }
-  score(prompt: number[], response: number[], options?: { topK?: number }) {
+  score(prompt: number[], response: number[], options?: ScoreOptions) {
     return this.inner.score(prompt, response, options);
   }
   dispose() {
