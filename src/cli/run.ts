@@ -66,7 +66,7 @@ export function registerRunCommands(program: Command): void {
         if (options.json) process.stdout.write(JSON.stringify({ graded_programs: options.gradedPrograms === true, ...cost }) + '\n');
         else {
           const line = (s: typeof cost.sdpo) =>
-            `${s.strategy}: ${s.generations} generations in ${(s.wall_ms / 1000).toFixed(1)} s, ${(s.ms_per_generation / 1000).toFixed(2)} s per generation; busy sampler ${pct(s.sampler)}, grader ${pct(s.grader)}, trainer ${pct(s.trainer)}\n`;
+            `${s.strategy}: ${s.generations} generations, ${s.train_steps} training steps in ${(s.wall_ms / 1000).toFixed(1)} s, ${(s.ms_per_generation / 1000).toFixed(2)} s per generation; busy sampler ${pct(s.sampler)}, grader ${pct(s.grader)}, trainer ${pct(s.trainer)}\n`;
           process.stdout.write(line(cost.best_of_k) + line(cost.sdpo) + `SDPO / best-of-K wall time per generation: ${cost.ratio} (task ${cost.task}, G ${cost.g}, --max-tokens ${cost.max_tokens}; one cell each, A-B-B-A)\n`);
         }
         return;
@@ -97,7 +97,7 @@ function meanOf(x: SearchBenchResult, y: SearchBenchResult): SearchBenchResult {
   for (const key of ['sampler', 'grader', 'trainer', 'wall_ms', 'sample_ms', 'grade_ms', 'grade_slot_ms', 'train_ms'] as const) {
     u[key] = mean(x.utilisation[key], y.utilisation[key]);
   }
-  return { parallelCells: x.parallelCells, wallMs: mean(x.wallMs, y.wallMs), utilisation: u, generations: mean(x.generations, y.generations) };
+  return { parallelCells: x.parallelCells, wallMs: mean(x.wallMs, y.wallMs), utilisation: u, generations: mean(x.generations, y.generations), trainSteps: mean(x.trainSteps, y.trainSteps) };
 }
 
 async function startRun(options: Record<string, unknown>): Promise<void> {

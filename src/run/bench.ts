@@ -19,6 +19,8 @@ export interface SearchBenchResult {
   utilisation: UtilisationEvent;
   /** Generations sampled and graded (attempt events). */
   generations: number;
+  /** Training steps taken (train_step events). */
+  trainSteps: number;
 }
 
 const quiet: Progress = { start() {}, attempt() {}, trainStep() {}, cellDone() {}, finish() {} };
@@ -37,7 +39,8 @@ async function benchOnce(config: RunConfig, tasks: Task[], services: RunServices
     reopened.close();
     const utilisation = events.find((e) => e.type === 'utilisation') as UtilisationEvent;
     const generations = events.filter((e) => e.type === 'attempt').length;
-    return { parallelCells: config.parallelCells, wallMs: Math.round(wallMs), utilisation, generations };
+    const trainSteps = events.filter((e) => e.type === 'train_step').length;
+    return { parallelCells: config.parallelCells, wallMs: Math.round(wallMs), utilisation, generations, trainSteps };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -57,6 +60,8 @@ export async function benchSearch(config: RunConfig, tasks: Task[], services: Ru
 export interface GenerationCostSide {
   strategy: string;
   generations: number;
+  /** Per run. SDPO trains after every step but the last: budget / G − 1 steps. */
+  train_steps: number;
   wall_ms: number;
   ms_per_generation: number;
   /** Busy fractions of the sampler, grader and trainer over the side's wall time. */
@@ -101,6 +106,7 @@ export async function benchGenerationCost(config: RunConfig, tasks: Task[], serv
     return {
       strategy,
       generations: generations / 2,
+      train_steps: (x.trainSteps + y.trainSteps) / 2,
       wall_ms: Math.round(wall / 2),
       ms_per_generation: round(wall / generations, 1),
       sampler: busy('sample_ms'),

@@ -38,6 +38,7 @@ describe('bench search --sdpo-cost', () => {
     expect(services.sampler.adapterAtSample).toHaveLength(4 * 3);
     // SDPO trains between its steps (2 per run), best-of-K never does
     expect(cost.best_of_k.trainer).toBe(0);
+    expect([cost.best_of_k.train_steps, cost.sdpo.train_steps]).toEqual([0, 2]);
     expect(cost.sdpo.trainer).toBeGreaterThan(0);
     expect(cost.sdpo.ms_per_generation).toBeCloseTo(cost.sdpo.wall_ms / cost.sdpo.generations, 0);
     expect(cost.ratio).toBeCloseTo(cost.sdpo.ms_per_generation / cost.best_of_k.ms_per_generation, 2);
