@@ -10,7 +10,7 @@ import { STRATEGY_NAMES, strategyByName } from '../strategies/index.js';
 import { checkRunTasks, kebab, MACHINE_SETTINGS, OPTION_SPECS, resolveConfig, runVariants, type RunConfig } from '../run/config.js';
 import { EVENTS_VERSION, type ResumeEvent, type RunStartEvent } from '../run/events.js';
 import { historyFromEvents, type RunHistory } from '../run/history.js';
-import { benchSearch, wrongPrograms, type SearchBenchResult } from '../run/bench.js';
+import { benchGenerationCost, benchSearch, wrongPrograms, type SearchBenchResult } from '../run/bench.js';
 import { runSearch } from '../run/loop.js';
 import { progressFor } from '../run/progress.js';
 import { resolveDevices } from '../run/devices.js';
@@ -53,10 +53,13 @@ export function registerRunCommands(program: Command): void {
     .description('the same short search with cells run one at a time and interleaved, side by side: wall-time ratio and utilisation')
     .option('--compare <n>', 'interleaved cells to compare against 1 (default: --parallel-cells, else 2)')
     .option('--graded-programs', 'turn every rollout into a wrong program (print(-1)) so each attempt is graded in the sandbox and feedback flows: the grading load of a real search, with a random-weight model')
+    .option('--sdpo-cost', "instead: SDPO's wall time per generation / best-of-K's, one cell each alone (first task and seed, same --rollouts G and --budget), A-B-B-A")
     .option('--json', 'print JSON');
   addSearchSettings(search);
   search.action(async (options: Record<string, unknown>) => {
     const config = resolveConfig(readConfigFile(options.config), flagsGiven(options), STRATEGY_NAMES);
+    // the two sides the cost comparison runs (the trainer is started for SDPO's)
+    if (options.sdpoCost) config.strategies = ['best-of-k', 'sdpo'];
     const compare = options.compare === undefined ? (options.parallelCells === undefined ? 2 : config.parallelCells) : Number(options.compare);
     if (!Number.isInteger(compare) || compare < 2) throw new UserError(`--compare must be an integer ≥ 2, got ${String(options.compare)}`);
     const tasks = await selectRunTasks(config);
@@ -66,6 +69,16 @@ export function registerRunCommands(program: Command): void {
     for (const note of notes) process.stderr.write(`note: ${note}\n`);
     const services = options.gradedPrograms ? { ...real, sampler: wrongPrograms(real.sampler) } : real;
     try {
+      if (options.sdpoCost) {
+        const cost = await benchGenerationCost(config, tasks, services);
+        if (options.json) process.stdout.write(JSON.stringify({ graded_programs: options.gradedPrograms === true, ...cost }) + '\n');
+        else {
+          const line = (s: typeof cost.sdpo) =>
+            `${s.strategy}: ${s.generations} generations, ${s.train_steps} training steps in ${(s.wall_ms / 1000).toFixed(1)} s, ${(s.ms_per_generation / 1000).toFixed(2)} s per generation; busy sampler ${pct(s.sampler)}, grader ${pct(s.grader)}, trainer ${pct(s.trainer)}\n`;
+          process.stdout.write(line(cost.best_of_k) + line(cost.sdpo) + `SDPO / best-of-K wall time per generation: ${cost.ratio} (task ${cost.task}, G ${cost.g}, --max-tokens ${cost.max_tokens}; one cell each, A-B-B-A)\n`);
+        }
+        return;
+      }
       // A-B-B-A order, each side averaged: warm-up and drift in a shared machine's load hit both alike.
       const [a1, b1, b2, a2] = await benchSearch(config, tasks, services, [1, compare, compare, 1]);
       const one = meanOf(a1, a2);
@@ -92,7 +105,7 @@ function meanOf(x: SearchBenchResult, y: SearchBenchResult): SearchBenchResult {
   for (const key of ['sampler', 'grader', 'trainer', 'wall_ms', 'sample_ms', 'grade_ms', 'grade_slot_ms', 'train_ms'] as const) {
     u[key] = mean(x.utilisation[key], y.utilisation[key]);
   }
-  return { parallelCells: x.parallelCells, wallMs: mean(x.wallMs, y.wallMs), utilisation: u };
+  return { parallelCells: x.parallelCells, wallMs: mean(x.wallMs, y.wallMs), utilisation: u, generations: mean(x.generations, y.generations), trainSteps: mean(x.trainSteps, y.trainSteps) };
 }
 
 async function startRun(options: Record<string, unknown>): Promise<void> {

@@ -83,7 +83,7 @@ export async function benchSampler(o: SamplerBenchOptions): Promise<SamplerBench
     const harness = async (n: number, logprobs: boolean, settings: Settings = SETTINGS): Promise<Run> => {
       const started = performance.now();
       const cpu = process.cpuUsage();
-      const rollouts = await sampler.sample(messages, { n, seed: o.seed, maxTokens: o.tokens, logprobs, ...settings });
+      const rollouts = await sampler.sample(messages, { n, seed: o.seed, maxTokens: o.tokens, logprobs, adapter: null, ...settings });
       return { ms: performance.now() - started, cpuMs: cpuMs(cpu), tokens: rollouts.reduce((s, r) => s + r.responseTokens.length, 0) };
     };
     const bareSequences = Array.from({ length: o.g }, () => bareContext.getSequence());

@@ -6,10 +6,22 @@
  * during generation when that is the distribution sampled from, else by re-evaluating the
  * response on the same sequence (the prompt's KV is kept).
  *
- * Adapters: the base model stays loaded; setAdapter() builds a NEW context with the adapter and
- * disposes the old one, so no KV computed under an older adapter can ever be reused.
+ * Adapters: the base model stays loaded once; each call names its adapter (SampleOptions.adapter)
+ * and runs on a context created with that adapter (llama.cpp applies LoRA per context, so
+ * sequences of different adapters cannot share one). Contexts are kept per live adapter, so
+ * interleaved SDPO cells (and best-of-K cells on the base model) do not rebuild a context on
+ * every switch, and calls for different adapters run concurrently. A context never outlives its
+ * adapter path's weights being fixed (every adapter version is a new path), so no KV computed
+ * under older weights is ever reused. The contexts are bounded (see maxContexts): when a new
+ * adapter needs one and the bound is reached, the least recently used IDLE context is disposed
+ * (with its adapter, which node-llama-cpp would otherwise keep until the model dies); if every
+ * context is busy, the call waits until one is idle.
+ *
+ * Threads: the sampler's threads are a budget for all its contexts together (node-llama-cpp's
+ * thread splitter gives concurrent decodes a share each): llama.cpp's threads spin-wait, so two
+ * contexts each taking every core would be many times slower than one.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
 import { resolve } from 'node:path';
 import type { ControlledEvaluateInputItem, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { UserError } from '../errors.js';
@@ -18,7 +30,7 @@ import { ChatTemplate } from './chat-template.js';
 import { extractCode } from '../feedback/index.js';
 import { Rng } from './random.js';
 import { firstLine, llamaLogMark, llamaLogsSince, loadLlamaModel, type LoadModelOptions } from './runtime.js';
-import type { ChatMessage, Rollout, SampleOptions, Sampler, ScoredResponse } from './types.js';
+import type { ChatMessage, Rollout, SampleOptions, Sampler, ScoredResponse, ScoreOptions } from './types.js';
 
 export interface LlamaSamplerOptions extends LoadModelOptions {
   /** A local GGUF path or an `hf:` URI (downloaded once into the cache dir). */
@@ -27,16 +39,23 @@ export interface LlamaSamplerOptions extends LoadModelOptions {
    * CPU threads for evaluation (default: $TTSD_THREADS, else the cores Node sees). Not
    * node-llama-cpp's own default, which can exceed the cores (4 on a 2-core machine): llama.cpp's
    * threads spin-wait for each other, so one thread more than the cores made decoding ~100×
-   * slower. On a CPU shared with other busy processes use fewer, for the same reason.
+   * slower. On a CPU shared with other busy processes use fewer, for the same reason. Shared by
+   * all the sampler's contexts.
    */
   threads?: number;
   /** Tokens per sequence: prompt + response must fit (default 4096). */
   contextSize?: number;
-  /** Sequence slots, i.e. the most rollouts decoded in one batch (default 8). */
+  /** Sequence slots of each context, i.e. the most rollouts decoded in one batch (default 8). */
   sequences?: number;
   batchSize?: number;
   /** llama.cpp flash attention (default off: see DEFAULT_FLASH_ATTENTION). */
   flashAttention?: boolean;
+  /**
+   * The most contexts (one per adapter) kept at once (default DEFAULT_MAX_CONTEXTS). Lowered at
+   * load to what CONTEXT_MEMORY_SHARE of the free memory holds (each context's size is
+   * estimated by node-llama-cpp from the model, context size and sequences); at least 1.
+   */
+  maxContexts?: number;
 }
 
 /**
@@ -47,28 +66,58 @@ export interface LlamaSamplerOptions extends LoadModelOptions {
  */
 export const DEFAULT_FLASH_ATTENTION = false;
 
+/** Enough for 2–3 interleaved SDPO cells plus the base model's cells (callers pass parallel cells + 1). */
+export const DEFAULT_MAX_CONTEXTS = 4;
+/**
+ * Extra contexts may take at most this share of the memory free once the first context is
+ * open (RAM, or the GPU's free memory when offloading): the trainer and the sandboxes need
+ * the rest.
+ */
+export const CONTEXT_MEMORY_SHARE = 0.5;
+
 /** The seed of rollout i of a sample() call: independent streams, reproducible from (seed, i). */
 export function rolloutSeed(seed: number, index: number): number {
   return new Rng(seed >>> 0, `rollout-${index}`).nextU32();
 }
 
+/** One context with one adapter (or none), and the calls using it. */
+interface AdapterContext {
+  readonly adapter: string | null;
+  readonly context: LlamaContext;
+  readonly pool: SequencePool;
+  /** Calls holding it: it is evicted only at 0. */
+  users: number;
+  /** A tick of the sampler's clock at its last acquisition or release (LRU order). */
+  lastUsed: number;
+}
+
 export class LlamaSampler implements Sampler {
-  private context!: LlamaContext;
-  private pool!: SequencePool;
-  private currentAdapter: string | null = null;
+  private readonly live = new Map<string | null, AdapterContext>();
+  /** Contexts being created (after evicting one where needed): waited on, never created twice. */
+  private readonly opening = new Map<string | null, Promise<AdapterContext>>();
+  /** Creations and disposals run one at a time: an adapter freed by an eviction is never one a concurrent creation just took from node-llama-cpp's cache. */
+  private lifecycle: Promise<unknown> = Promise.resolve();
+  /** Calls waiting for a context to become idle (every context busy at the bound). */
+  private idleWaiters: (() => void)[] = [];
+  private tick = 0;
   private disposed = false;
-  /** Set while setAdapter() swaps contexts: new work waits for it, in-flight work finishes first. */
-  private switching: Promise<void> | null = null;
+  private createdCount = 0;
+  private disposedCount = 0;
+  private maxLive = 1;
+  private perContextBytes = 0;
+  private tokensPerSequence = 0;
 
   private constructor(
     readonly llama: Llama,
     readonly model: LlamaModel,
     readonly modelPath: string,
     private readonly template: ChatTemplate,
-    private readonly options: Required<Pick<LlamaSamplerOptions, 'contextSize' | 'sequences' | 'flashAttention' | 'threads'>> & Pick<LlamaSamplerOptions, 'batchSize'>,
+    private readonly options: Required<Pick<LlamaSamplerOptions, 'contextSize' | 'sequences' | 'flashAttention' | 'threads' | 'maxContexts'>> & Pick<LlamaSamplerOptions, 'batchSize'>,
   ) {}
 
   static async load(options: LlamaSamplerOptions): Promise<LlamaSampler> {
+    const maxContexts = options.maxContexts ?? DEFAULT_MAX_CONTEXTS;
+    if (!Number.isInteger(maxContexts) || maxContexts < 1) throw new UserError(`maxContexts must be a positive integer, got ${maxContexts}`);
     const { llama, model, path } = await loadLlamaModel(options.model, options);
     try {
       const sampler = new LlamaSampler(llama, model, path, ChatTemplate.for(model), {
@@ -77,8 +126,17 @@ export class LlamaSampler implements Sampler {
         flashAttention: options.flashAttention ?? DEFAULT_FLASH_ATTENTION,
         threads: options.threads ?? threadsFromEnv() ?? availableParallelism(),
         batchSize: options.batchSize,
+        maxContexts,
       });
-      await sampler.openContext(null);
+      // All contexts together use the sampler's threads (see the header). The runtime is one per
+      // process, so this is the process's budget; on a GPU the threads barely matter and the
+      // limit stays node-llama-cpp's (none).
+      if (llama.gpu === false) llama.maxThreads = sampler.options.threads;
+      // The base model's context opens now: bad settings fail at load, not at the first call.
+      const base = await sampler.createContext(null);
+      sampler.live.set(null, base);
+      sampler.tokensPerSequence = base.context.contextSize;
+      await sampler.sizeContexts();
       return sampler;
     } catch (error) {
       await model.dispose();
@@ -88,17 +146,30 @@ export class LlamaSampler implements Sampler {
 
   /** Tokens one sequence can hold (prompt + response). */
   get contextSize(): number {
-    return this.context.contextSize;
+    return this.tokensPerSequence;
   }
-  /** CPU threads of the sampling context. */
+  /** CPU threads of the sampling contexts (all of them together). */
   get threads(): number {
     return this.options.threads;
   }
   get sequences(): number {
     return this.options.sequences;
   }
-  get adapter(): string | null {
-    return this.currentAdapter;
+  /** The most contexts (adapters) kept at once: the option, lowered to what the memory holds. */
+  get maxContexts(): number {
+    return this.maxLive;
+  }
+  /** node-llama-cpp's estimate of one context's memory (bytes), from which maxContexts was bounded. */
+  get contextBytes(): number {
+    return this.perContextBytes;
+  }
+  /** Contexts now open, with their adapters (least recently used first); for tests and diagnostics. */
+  get contexts(): { adapter: string | null; users: number }[] {
+    return [...this.live.values()].sort((a, b) => a.lastUsed - b.lastUsed).map((c) => ({ adapter: c.adapter, users: c.users }));
+  }
+  /** Contexts created and disposed so far (a leak shows as created − disposed > open contexts). */
+  get contextCounts(): { created: number; disposed: number } {
+    return { created: this.createdCount, disposed: this.disposedCount };
   }
   /** True when prompts are rendered by the model file's own Jinja chat template. */
   get usesModelTemplate(): boolean {
@@ -124,81 +195,138 @@ export class LlamaSampler implements Sampler {
     checkSampleOptions(options);
     const prompt = this.template.render(messages);
     this.checkFits(prompt.length, options.maxTokens, 'the prompt');
-    // No await before the slots are requested (unless a switch is under way): work requested
-    // before a setAdapter() call is queued on the old context ahead of the switch.
-    const pool = this.switching ? await this.currentPool() : this.pool;
-    return Promise.all(
-      Array.from({ length: options.n }, async (_, i) => {
-        const seq = await pool.acquire();
-        try {
-          return await this.rollout(seq, prompt, options, rolloutSeed(options.seed, i));
-        } finally {
-          pool.release(seq);
-        }
-      }),
+    return this.withContext(options.adapter, ({ pool }) =>
+      Promise.all(
+        Array.from({ length: options.n }, async (_, i) => {
+          const seq = await pool.acquire();
+          try {
+            return await this.rollout(seq, prompt, options, rolloutSeed(options.seed, i));
+          } finally {
+            pool.release(seq);
+          }
+        }),
+      ),
     );
   }
 
-  async score(promptTokens: number[], responseTokens: number[], options: { topK?: number } = {}): Promise<ScoredResponse> {
+  async score(promptTokens: number[], responseTokens: number[], options: ScoreOptions = {}): Promise<ScoredResponse> {
     this.checkOpen();
     if (promptTokens.length === 0) throw new UserError('score: the prompt must have at least one token');
     this.checkFits(promptTokens.length, responseTokens.length, 'prompt + response');
-    const pool = this.switching ? await this.currentPool() : this.pool;
-    const seq = await pool.acquire();
-    try {
-      await seq.clearHistory();
-      if (promptTokens.length > 1) await seq.evaluateWithoutGeneratingNewTokens(promptTokens.slice(0, -1) as Token[]);
-      return await this.scoreContinuation(seq, promptTokens.at(-1)!, responseTokens, options.topK ?? 0);
-    } finally {
-      pool.release(seq);
-    }
-  }
-
-  async setAdapter(path: string | null): Promise<void> {
-    this.checkOpen();
-    const next = path === null ? null : resolve(path);
-    if (next !== null) checkAdapterFile(next, this.model);
-    while (this.switching) await this.switching;
-    if (next === this.currentAdapter) return;
-    const switched = this.switchContext(next);
-    this.switching = switched.catch(() => {});
-    try {
-      await switched;
-    } finally {
-      this.switching = null;
-    }
-  }
-
-  private async switchContext(next: string | null): Promise<void> {
-    const oldPool = this.pool;
-    await oldPool.drain(); // in-flight and already queued work finishes on the old context first
-    const previous = { context: this.context, adapter: this.currentAdapter };
-    try {
-      await this.openContext(next);
-    } catch (error) {
-      oldPool.undrain();
-      throw error;
-    }
-    await previous.context.dispose();
-    if (previous.adapter !== null && previous.adapter !== next) await releaseAdapter(this.model, previous.adapter);
-  }
-
-  /** The sequence pool of the current context, once any adapter switch has finished. */
-  private async currentPool(): Promise<SequencePool> {
-    while (this.switching) await this.switching;
-    return this.pool;
+    return this.withContext(options.adapter ?? null, async ({ pool }) => {
+      const seq = await pool.acquire();
+      try {
+        await seq.clearHistory();
+        if (promptTokens.length > 1) await seq.evaluateWithoutGeneratingNewTokens(promptTokens.slice(0, -1) as Token[]);
+        return await this.scoreContinuation(seq, promptTokens.at(-1)!, responseTokens, options.topK ?? 0);
+      } finally {
+        pool.release(seq);
+      }
+    });
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    while (this.switching) await this.switching;
-    await this.pool.drain();
-    await this.context.dispose();
+    this.wakeIdleWaiters(); // they see the sampler disposed and fail
+    await Promise.allSettled([...this.opening.values()]);
+    await this.lifecycle.catch(() => undefined);
+    for (const entry of [...this.live.values()]) {
+      await entry.pool.drain(); // calls in flight finish first
+      await this.disposeContext(entry);
+    }
+    this.live.clear();
     await this.model.dispose(); // frees every adapter loaded into it too
   }
 
-  private async openContext(adapter: string | null): Promise<void> {
+  /** Runs `work` on the context of `adapter` (null = base), holding it so it is not evicted meanwhile. */
+  private async withContext<T>(adapter: string | null, work: (entry: AdapterContext) => Promise<T>): Promise<T> {
+    const entry = await this.acquireContext(adapter === null ? null : resolve(adapter));
+    try {
+      return await work(entry);
+    } finally {
+      entry.users--;
+      entry.lastUsed = ++this.tick;
+      if (entry.users === 0) this.wakeIdleWaiters();
+    }
+  }
+
+  private async acquireContext(adapter: string | null): Promise<AdapterContext> {
+    for (;;) {
+      this.checkOpen();
+      const live = this.live.get(adapter);
+      if (live) {
+        live.users++;
+        live.lastUsed = ++this.tick;
+        return live;
+      }
+      const pending = this.opening.get(adapter);
+      if (pending) {
+        await pending; // its failure is this call's failure too
+        continue;
+      }
+      if (adapter !== null) checkAdapterFile(adapter, this.model); // before anything is evicted for it
+      let evict: AdapterContext | null = null;
+      if (this.live.size + this.opening.size >= this.maxLive) {
+        evict = [...this.live.values()].filter((c) => c.users === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0] ?? null;
+        if (!evict) {
+          await new Promise<void>((wake) => this.idleWaiters.push(wake));
+          continue;
+        }
+        this.live.delete(evict.adapter); // from now on no call can acquire it
+      }
+      const victim = evict;
+      const open = this.serialised(async () => {
+        if (victim) await this.disposeContext(victim);
+        return this.createContext(adapter);
+      });
+      this.opening.set(adapter, open);
+      try {
+        const entry = await open;
+        this.live.set(adapter, entry);
+        entry.users++;
+        entry.lastUsed = ++this.tick;
+        return entry;
+      } finally {
+        this.opening.delete(adapter);
+        this.wakeIdleWaiters(); // a failed creation frees its place under the bound
+      }
+    }
+  }
+
+  private serialised<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.lifecycle.then(step, step);
+    this.lifecycle = run.catch(() => undefined);
+    return run;
+  }
+
+  private wakeIdleWaiters(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * Bounds the contexts by memory: node-llama-cpp's estimate of one context (KV cache of every
+   * sequence plus compute buffers) against CONTEXT_MEMORY_SHARE of what is free now that the
+   * first one is open.
+   */
+  private async sizeContexts(): Promise<void> {
+    const estimate = await this.model.fileInsights.estimateContextResourceRequirementsV2({
+      contextSize: this.tokensPerSequence,
+      sequences: this.options.sequences,
+      modelGpuLayers: this.model.gpuLayers,
+      flashAttention: this.options.flashAttention,
+      ...(this.options.batchSize !== undefined && { batchSize: this.options.batchSize }),
+    });
+    const onGpu = this.llama.gpu !== false && this.model.gpuLayers > 0;
+    this.perContextBytes = onGpu ? estimate.gpuVram : estimate.cpuRam;
+    const free = onGpu ? (await this.llama.getVramState()).free : freemem();
+    const extra = this.perContextBytes > 0 ? Math.floor((free * CONTEXT_MEMORY_SHARE) / this.perContextBytes) : Infinity;
+    this.maxLive = Math.max(1, Math.min(this.options.maxContexts, 1 + extra));
+  }
+
+  private async createContext(adapter: string | null): Promise<AdapterContext> {
     const logMark = llamaLogMark();
     let context: LlamaContext;
     try {
@@ -211,18 +339,25 @@ export class LlamaSampler implements Sampler {
         ...(adapter !== null && { lora: { adapters: [{ filePath: adapter }] } }),
       });
     } catch (error) {
+      if (adapter !== null) await releaseAdapter(this.model, adapter);
       const said = llamaLogsSince(logMark).filter((l) => /error|fail|invalid|mismatch/i.test(l)).at(-1);
       const what = adapter === null ? 'context' : `context with LoRA adapter ${adapter}`;
       throw new UserError(`cannot create the ${what}: ${(said ?? firstLine(error)).replace(/\s+/g, ' ')}`);
     }
+    this.createdCount++;
     const slots = Array.from({ length: this.options.sequences }, () => context.getSequence());
-    this.context = context;
-    this.pool = new SequencePool(slots);
-    this.currentAdapter = adapter;
+    return { adapter, context, pool: new SequencePool(slots), users: 0, lastUsed: ++this.tick };
+  }
+
+  private async disposeContext(entry: AdapterContext): Promise<void> {
+    await entry.context.dispose();
+    this.disposedCount++;
+    // One context per adapter path: with its context gone the adapter is unused.
+    if (entry.adapter !== null) await releaseAdapter(this.model, entry.adapter);
   }
 
   /**
-   * One rollout. With log-probs asked, each step also returns the probability llama.cpp's sampler
+ * One rollout. With log-probs asked, each step also returns the probability llama.cpp's sampler
    * gave the token it drew (node-llama-cpp's `confidence`). When the sampling distribution IS
    * the raw model distribution (temperature 1, no top-k/top-p: the paper's setting and ttsd's
    * default), that is the token's probability under the model, so its log-prob costs nothing
@@ -272,6 +407,7 @@ export class LlamaSampler implements Sampler {
       logprobs,
       finishReason,
       ms: performance.now() - started,
+      adapter: options.adapter,
     };
   }
 
@@ -343,6 +479,7 @@ function checkSampleOptions(o: SampleOptions): void {
   if (!(o.topP > 0 && o.topP <= 1)) bad(`topP must be in (0, 1], got ${o.topP}`);
   if (!Number.isInteger(o.topK) || o.topK < 0) bad(`topK must be a non-negative integer, got ${o.topK}`);
   if (!Number.isInteger(o.seed)) bad(`seed must be an integer, got ${o.seed}`);
+  if (o.adapter !== null && typeof o.adapter !== 'string') bad(`adapter must be a file path or null, got ${String(o.adapter)}`);
 }
 
 function checkAdapterFile(path: string, model: LlamaModel): void {
@@ -371,7 +508,6 @@ async function releaseAdapter(model: LlamaModel, path: string): Promise<void> {
 class SequencePool {
   private readonly free: LlamaContextSequence[];
   private readonly waiters: ((seq: LlamaContextSequence) => void)[] = [];
-  private drained: LlamaContextSequence[] = [];
 
   constructor(private readonly all: LlamaContextSequence[]) {
     this.free = [...all];
@@ -391,12 +527,6 @@ class SequencePool {
 
   /** Waits until every slot is back and keeps them (no more work on this context). */
   async drain(): Promise<void> {
-    this.drained = await Promise.all(this.all.map(() => this.acquire()));
-  }
-
-  /** Gives drained slots back (a context switch failed; keep using this one). */
-  undrain(): void {
-    for (const seq of this.drained) this.release(seq);
-    this.drained = [];
+    await Promise.all(this.all.map(() => this.acquire()));
   }
 }

@@ -27,11 +27,6 @@ import type { ChatMessage, Rollout, SampleOptions, Sampler, ScoredResponse } fro
 export type ServerKind = 'llama-server' | 'vllm';
 export const SERVER_KINDS: readonly ServerKind[] = ['llama-server', 'vllm'];
 
-/** SampleOptions with the adapter of this call (C1: `adapter` is part of SampleOptions). */
-export type AdapterSampleOptions = SampleOptions & { adapter?: string | null };
-/** A rollout tagged with the adapter it was sampled with (C1: `adapter` is part of Rollout). */
-export type TaggedRollout = Rollout & { adapter: string | null };
-
 /** One completion as a back end returns it. */
 export interface Completion {
   tokens: number[]; // including the end-of-generation token when it stopped on one
@@ -87,7 +82,6 @@ interface Loaded {
 
 export class ServerSampler implements Sampler {
   private readonly loaded = new Map<string | null, Loaded>();
-  private defaultAdapter: string | null = null;
   private useCounter = 0;
   private loadChain: Promise<unknown> = Promise.resolve();
   private capacityValue: Promise<number> | null = null;
@@ -136,14 +130,9 @@ export class ServerSampler implements Sampler {
     return this.vocab.tokenize(text).length;
   }
 
-  /** Calls that name no adapter use this one (the pre-C1 interface of this branch; C1 removes it). */
-  async setAdapter(path: string | null): Promise<void> {
-    this.defaultAdapter = path === null ? null : resolve(path);
-  }
-
-  async sample(messages: ChatMessage[], options: AdapterSampleOptions): Promise<TaggedRollout[]> {
+  async sample(messages: ChatMessage[], options: SampleOptions): Promise<Rollout[]> {
     this.checkOpen();
-    const adapter = options.adapter === undefined ? this.defaultAdapter : options.adapter === null ? null : resolve(options.adapter);
+    const adapter = options.adapter === null || options.adapter === undefined ? null : resolve(options.adapter);
     if (!Number.isInteger(options.n) || options.n < 1) throw new UserError(`sample: n must be a positive integer, got ${options.n}`);
     if (!Number.isInteger(options.maxTokens) || options.maxTokens < 0) throw new UserError(`sample: maxTokens must be a non-negative integer, got ${options.maxTokens}`);
     const prompt = this.template.render(messages);
@@ -152,7 +141,7 @@ export class ServerSampler implements Sampler {
     }
     return this.withAdapter(adapter, (model) =>
       Promise.all(
-        Array.from({ length: options.n }, async (_, i): Promise<TaggedRollout> => {
+        Array.from({ length: options.n }, async (_, i): Promise<Rollout> => {
           const started = performance.now();
           const wantLogprobs = options.logprobs !== false;
           // servers read a limit of 0 differently (llama-server: no limit); nothing to generate is nothing to ask
@@ -187,7 +176,7 @@ export class ServerSampler implements Sampler {
 
   async score(promptTokens: number[], responseTokens: number[], options: { topK?: number; adapter?: string | null } = {}): Promise<ScoredResponse> {
     this.checkOpen();
-    const adapter = options.adapter === undefined ? this.defaultAdapter : options.adapter === null ? null : resolve(options.adapter);
+    const adapter = options.adapter === null || options.adapter === undefined ? null : resolve(options.adapter);
     return this.withAdapter(adapter, (model) => this.backend.score(model, promptTokens, responseTokens, options.topK ?? 0));
   }
 

@@ -13,6 +13,12 @@ export interface SampleOptions {
   maxTokens: number;
   /** Record Rollout.logprobs (default true); false leaves them empty and skips their cost. */
   logprobs?: boolean;
+  /**
+   * The LoRA adapter GGUF this call samples with (null = the base model). Per call, so calls
+   * for different adapters may be in flight together; every adapter version must be a new path
+   * (a path is taken to name fixed weights).
+   */
+  adapter: string | null;
 }
 
 /** One sampled response with everything the trainer and the report need. */
@@ -24,6 +30,15 @@ export interface Rollout {
   logprobs: number[]; // log π(y_t | x, y<t) of each sampled token, full-vocabulary normalised
   finishReason: 'stop' | 'length';
   ms: number;
+  /** The adapter it was sampled with (null = base model), as given in SampleOptions.adapter. */
+  adapter: string | null;
+}
+
+export interface ScoreOptions {
+  /** Also return the top-K alternatives at each response position. */
+  topK?: number;
+  /** The LoRA adapter to score under (default null = base model). */
+  adapter?: string | null;
 }
 
 /** Log-probabilities of a fixed response under a context. */
@@ -40,9 +55,9 @@ export interface Sampler {
   /** Token ids of the messages rendered by the model's chat template, ready for generation. */
   renderPrompt(messages: ChatMessage[]): Promise<number[]>;
   countTokens(text: string): Promise<number>;
+  /** Calls may run concurrently, each with its own options.adapter whatever else is in flight. */
   sample(messages: ChatMessage[], options: SampleOptions): Promise<Rollout[]>;
-  /** Use this LoRA adapter from now on (null = base model). Every version must be a new path. */
-  setAdapter(path: string | null): Promise<void>;
-  score(promptTokens: number[], responseTokens: number[], options?: { topK?: number }): Promise<ScoredResponse>;
+  /** Log-probs of a fixed response under `adapter` (default null = base model). */
+  score(promptTokens: number[], responseTokens: number[], options?: ScoreOptions): Promise<ScoredResponse>;
   dispose(): Promise<void>;
 }

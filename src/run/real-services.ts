@@ -62,6 +62,8 @@ export async function startRealServices(config: RunConfig, options: RealServices
     threads: config.threads,
     contextSize: config.contextSize,
     sequences: slots,
+    // one context per interleaved cell's adapter, plus the base model's (best-of-K, multi-turn, SDPO's first step)
+    maxContexts: config.parallelCells + 1,
     gpu: devices.sampling,
     gpuLayers: devices.samplingLayers,
   });

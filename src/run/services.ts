@@ -18,18 +18,14 @@ export interface RunServices {
 }
 
 /**
- * One model serves every interleaved cell. Calls that want the adapter already loaded run
- * side by side (the sampler's sequence slots decode them in one batch: several multi-turn
- * turns of one generation each, or a turn beside a best-of-K batch); a call that wants another
- * adapter waits until every call before it has finished, switches, and opens a new group that
- * later calls for that adapter join. Groups run in arrival order, so a switch is never starved
- * and a call never sees an adapter other than its own. Busy time is metered.
+ * One model serves every interleaved cell. Each call carries its cell's adapter to the sampler,
+ * which keeps that adapter's weights for the call whatever else is in flight (contract C1), so
+ * calls simply run side by side: calls on one adapter decode together in its context's batch,
+ * calls on different adapters in their own contexts at the same time. Busy time is metered
+ * (overlapping calls count once in busyMs).
  */
 export class SharedSampler implements CellSampler {
   readonly meter = new BusyMeter();
-  /** The newest group: calls for its adapter join it until a call for another adapter arrives. */
-  private group: { adapter: string | null; ready: Promise<void>; members: Set<Promise<unknown>> } | null = null;
-  private adapter: string | null = null;
 
   constructor(
     private readonly sampler: Sampler,
@@ -43,28 +39,8 @@ export class SharedSampler implements CellSampler {
    * variant's or a strategy's, e.g. ssd's hotter sampling); the run's otherwise.
    */
   sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null, sampling?: Omit<SamplingParams, 'maxTokens'> & { logprobs: boolean }): Promise<Rollout[]> {
-    if (this.group === null || this.group.adapter !== adapter) {
-      const previous = this.group;
-      const ready = (async () => {
-        if (previous) {
-          await previous.ready.catch(() => undefined);
-          await Promise.allSettled([...previous.members]);
-        }
-        if (adapter !== this.adapter) {
-          await this.meter.time(() => this.sampler.setAdapter(adapter));
-          this.adapter = adapter;
-        }
-      })();
-      this.group = { adapter, ready, members: new Set() };
-    }
-    const group = this.group;
     // Only the importance weight uses the sampler's log-probs (the trainer scores tokens itself): skip their cost otherwise.
-    const call = group.ready.then(() => this.meter.time(() => this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs, ...sampling })));
-    // Members leave the group when they settle: a long run on one adapter keeps no finished rollouts alive.
-    const leave = (): void => void group.members.delete(member);
-    const member: Promise<void> = call.then(leave, leave);
-    group.members.add(member);
-    return call;
+    return this.meter.time(() => this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs, ...sampling, adapter }));
   }
 
   renderPrompt(messages: ChatMessage[]): Promise<number[]> {

@@ -1,6 +1,6 @@
 // LlamaSampler on real node-llama-cpp with tiny random-weight models (real tokenizers and chat
 // templates): prompts, parallel rollouts, logprobs against llama.cpp's own softmax, scoring,
-// adapter swaps against fresh contexts, and clear errors. ~1–2 min on 2 busy cores.
+// per-call adapters against fresh contexts (interleaved, evicted, disposed), and clear errors. ~1–2 min on 2 busy cores.
 import { availableParallelism } from 'node:os';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,13 +14,13 @@ import { readGguf } from '../../src/gguf/reader.js';
 import { LlamaSampler } from '../../src/model/llama-sampler.js';
 import { writeLoraAdapter } from '../../src/model/lora.js';
 import { generationMessages, SYSTEM_MESSAGE } from '../../src/prompts/index.js';
-import type { ChatMessage, SampleOptions } from '../../src/model/types.js';
+import type { ChatMessage, Rollout, SampleOptions } from '../../src/model/types.js';
 import { tinyModel } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsd-sampler-'));
 const TASK = { content: 'Given n, print the sum 1 + 2 + ... + n.', starterCode: '' };
 const messages = generationMessages(TASK);
-const SETTINGS: SampleOptions = { n: 4, seed: 11, temperature: 0.9, topK: 40, topP: 0.95, maxTokens: 12 };
+const SETTINGS: SampleOptions = { n: 4, seed: 11, temperature: 0.9, topK: 40, topP: 0.95, maxTokens: 12, adapter: null };
 const LOAD = { threads: 1, contextSize: 512, sequences: 4 }; // 1 thread: spin-waiting threads crawl on a shared CPU
 
 /** log p(target) at each response position from llama.cpp's own full-vocabulary softmax, in a fresh context. */
@@ -167,64 +167,127 @@ describe('LlamaSampler (qwen2 tiny)', () => {
     await expect(sampler.score(prompt, new Array(600).fill(11))).rejects.toThrow(/exceed the context size/);
   });
 
-  it('switches adapters exactly like a fresh context with that adapter, with no stale KV', async () => {
+  it('samples and scores each call with its own adapter exactly like a fresh context with that adapter, with no stale KV', async () => {
     const loraA = join(dir, 'lora-a-v1.gguf');
     const loraB = join(dir, 'lora-b-v2.gguf');
     writeLoraAdapter({ base: modelPath, out: loraA, rank: 4, std: 0.5, seed: 1 });
     writeLoraAdapter({ base: modelPath, out: loraB, rank: 4, std: 0.5, seed: 2 });
     const base = await sampler.sample(messages, { ...SETTINGS, n: 2 });
+    expect(base.every((r) => r.adapter === null)).toBe(true);
     const prompt = base[0]!.promptTokens;
     const response = base[0]!.responseTokens;
 
-    await sampler.setAdapter(loraA);
-    expect(sampler.adapter).toBe(loraA);
-    const underA = await sampler.sample(messages, { ...SETTINGS, n: 2 }); // fills every slot's KV under A
+    const underA = await sampler.sample(messages, { ...SETTINGS, n: 2, adapter: loraA }); // fills every slot's KV under A
+    expect(underA.every((r) => r.adapter === loraA)).toBe(true);
     const refA = await referenceLogprobs(sampler.model, loraA, underA[0]!.promptTokens, underA[0]!.responseTokens);
     expect(maxAbsDiff(underA[0]!.logprobs, refA)).toBeLessThan(1e-3);
 
-    await sampler.setAdapter(loraB);
-    // The old adapter is freed (node-llama-cpp would keep every version until the model dies).
-    const cached = [...(sampler.model as unknown as { _loraAdapters: Map<string, unknown> })._loraAdapters.keys()];
-    expect(cached).toEqual([loraB]);
-    // Same prompt as the KV computed under A: a reused cache would give A's numbers here.
-    const scoredB = await sampler.score(prompt, response);
+    // Same prompt as the KV computed under A and under the base: a reused cache would give their numbers here.
+    const scoredB = await sampler.score(prompt, response, { adapter: loraB });
     const refB = await referenceLogprobs(sampler.model, loraB, prompt, response);
     const refAonSame = await referenceLogprobs(sampler.model, loraA, prompt, response);
     expect(maxAbsDiff(scoredB.logprobs, refB)).toBeLessThan(1e-3);
     expect(maxAbsDiff(refB, refAonSame)).toBeGreaterThan(0.05); // the adapters really differ
     expect(maxAbsDiff(scoredB.logprobs, base[0]!.logprobs)).toBeGreaterThan(0.05);
-    const underB = await sampler.sample(messages, { ...SETTINGS, n: 2 });
+    const underB = await sampler.sample(messages, { ...SETTINGS, n: 2, adapter: loraB });
     const refBrollout = await referenceLogprobs(sampler.model, loraB, underB[1]!.promptTokens, underB[1]!.responseTokens);
     expect(maxAbsDiff(underB[1]!.logprobs, refBrollout)).toBeLessThan(1e-3);
 
-    await sampler.setAdapter(null);
-    expect(sampler.adapter).toBeNull();
     const back = await sampler.sample(messages, { ...SETTINGS, n: 2 });
     expect(back.map((r) => r.responseTokens)).toEqual(base.map((r) => r.responseTokens));
     expect(maxAbsDiff(back[0]!.logprobs, base[0]!.logprobs)).toBeLessThan(1e-6);
   });
 
-  it('an adapter switch lets in-flight rollouts finish on the old weights and applies to work after it', async () => {
-    const lora = join(dir, 'lora-c-v3.gguf');
-    writeLoraAdapter({ base: modelPath, out: lora, rank: 4, std: 0.5, seed: 3 });
-    const base = await sampler.sample(messages, { ...SETTINGS, n: 2, maxTokens: 6 });
-    const during = sampler.sample(messages, { ...SETTINGS, n: 2, maxTokens: 6 });
-    const switching = sampler.setAdapter(lora);
-    const after = sampler.sample(messages, { ...SETTINGS, n: 2, maxTokens: 6 });
-    const [inFlight, , adapted] = await Promise.all([during, switching, after]);
-    expect(inFlight.map((r) => r.responseTokens)).toEqual(base.map((r) => r.responseTokens));
-    const ref = await referenceLogprobs(sampler.model, lora, adapted[0]!.promptTokens, adapted[0]!.responseTokens);
-    expect(maxAbsDiff(adapted[0]!.logprobs, ref)).toBeLessThan(1e-3);
-    await sampler.setAdapter(null);
+  it('interleaved calls for adapters A, B, A and the base, all in flight together, equal those made one at a time, with no context rebuilt', async () => {
+    const loraA = join(dir, 'lora-i-a.gguf');
+    const loraB = join(dir, 'lora-i-b.gguf');
+    writeLoraAdapter({ base: modelPath, out: loraA, rank: 4, std: 0.5, seed: 11 });
+    writeLoraAdapter({ base: modelPath, out: loraB, rank: 4, std: 0.5, seed: 12 });
+    const greedy = { ...SETTINGS, n: 2, temperature: 0, maxTokens: 8 };
+    const order = [loraA, loraB, loraA, null];
+    const alone: Rollout[][] = [];
+    for (const adapter of order) alone.push(await sampler.sample(messages, { ...greedy, adapter }));
+    expect(alone[0]!.map((r) => r.responseTokens)).not.toEqual(alone[1]!.map((r) => r.responseTokens)); // the adapters really differ
+    expect(alone[0]!.map((r) => r.responseTokens)).not.toEqual(alone[3]!.map((r) => r.responseTokens));
+    const before = sampler.contextCounts;
+    const together = await Promise.all(order.map((adapter) => sampler.sample(messages, { ...greedy, adapter })));
+    expect(together.map((rs) => rs.map((r) => r.responseTokens))).toEqual(alone.map((rs) => rs.map((r) => r.responseTokens)));
+    together.forEach((rs, i) => {
+      expect(rs.every((r) => r.adapter === order[i])).toBe(true);
+      expect(maxAbsDiff(rs[0]!.logprobs, alone[i]![0]!.logprobs)).toBeLessThan(1e-4);
+    });
+    // every adapter's context was still open (DEFAULT_MAX_CONTEXTS = 4 on this tiny model): nothing created again
+    expect(sampler.contextCounts).toEqual(before);
+    expect(sampler.contexts.map((c) => c.adapter)).toEqual(expect.arrayContaining([null, loraA, loraB]));
+    expect(sampler.contexts.every((c) => c.users === 0)).toBe(true);
   });
 
-  it('rejects adapter files that are not LoRA adapters for this model', async () => {
-    await expect(sampler.setAdapter(join(dir, 'missing.gguf'))).rejects.toThrow(/cannot open GGUF file/);
-    await expect(sampler.setAdapter(modelPath)).rejects.toThrow(/not a LoRA adapter/);
+  it('rejects adapter files that are not LoRA adapters for this model, evicting nothing for them', async () => {
+    const open = sampler.contexts;
+    const counts = sampler.contextCounts;
+    const sampleWith = (adapter: string) => sampler.sample(messages, { ...SETTINGS, n: 1, maxTokens: 2, adapter });
+    await expect(sampleWith(join(dir, 'missing.gguf'))).rejects.toThrow(/cannot open GGUF file/);
+    await expect(sampleWith(modelPath)).rejects.toThrow(/not a LoRA adapter/);
     const llamaLora = join(dir, 'llama-lora.gguf');
     writeLoraAdapter({ base: await tinyModel({ arch: 'llama', type: 'q8_0' }), out: llamaLora, rank: 2 });
-    await expect(sampler.setAdapter(llamaLora)).rejects.toThrow(/is for llama, the model is qwen2/);
+    await expect(sampleWith(llamaLora)).rejects.toThrow(/is for llama, the model is qwen2/);
+    await expect(sampler.score([1, 2], [3], { adapter: modelPath })).rejects.toBeInstanceOf(UserError);
+    expect(sampler.contexts).toEqual(open);
+    expect(sampler.contextCounts).toEqual(counts);
     expect((await sampler.sample(messages, { ...SETTINGS, n: 1, maxTokens: 2 }))[0]!.responseTokens).toHaveLength(2);
+  });
+});
+
+describe('LlamaSampler contexts per adapter, bounded', () => {
+  it('evicts the least recently used idle context (and its adapter), waits when all are busy, and disposes every context', async () => {
+    const modelPath = await tinyModel();
+    const loras = ['a', 'b'].map((name, i) => {
+      const out = join(dir, `lora-evict-${name}.gguf`);
+      writeLoraAdapter({ base: modelPath, out, rank: 4, std: 0.5, seed: 20 + i });
+      return out;
+    });
+    const [loraA, loraB] = loras as [string, string];
+    const sampler = await LlamaSampler.load({ model: modelPath, ...LOAD, sequences: 2, maxContexts: 2 });
+    const cachedAdapters = () => [...(sampler.model as unknown as { _loraAdapters: Map<string, unknown> })._loraAdapters.keys()].sort();
+    const greedy = { ...SETTINGS, n: 2, temperature: 0, maxTokens: 6 };
+    const tokens = (rs: { responseTokens: number[] }[]) => rs.map((r) => r.responseTokens);
+    try {
+      expect(sampler.maxContexts).toBe(2);
+      expect(sampler.contextBytes).toBeGreaterThan(0);
+      const baseFirst = await sampler.sample(messages, greedy);
+      const aFirst = await sampler.sample(messages, { ...greedy, adapter: loraA });
+      expect(sampler.contexts.map((c) => c.adapter)).toEqual([null, loraA]);
+      // B: the base context is the least recently used idle one
+      const bFirst = await sampler.sample(messages, { ...greedy, adapter: loraB });
+      expect(sampler.contexts.map((c) => c.adapter)).toEqual([loraA, loraB]);
+      expect(cachedAdapters()).toEqual([loraA, loraB].sort());
+      // the base again evicts A, whose adapter node-llama-cpp then no longer holds
+      expect(tokens(await sampler.sample(messages, greedy))).toEqual(tokens(baseFirst));
+      expect(sampler.contexts.map((c) => c.adapter)).toEqual([loraB, null]);
+      expect(cachedAdapters()).toEqual([loraB]);
+      // A on a fresh context gives what it gave before
+      expect(tokens(await sampler.sample(messages, { ...greedy, adapter: loraA }))).toEqual(tokens(aFirst));
+      expect(sampler.contextCounts).toEqual({ created: 5, disposed: 3 });
+
+      // Both contexts busy (null, A) when B arrives: B waits for one to finish, then takes its place.
+      const long = { ...greedy, maxTokens: 24 };
+      const [baseLong, aLong, bAfter] = await Promise.all([
+        sampler.sample(messages, long),
+        sampler.sample(messages, { ...long, adapter: loraA }),
+        sampler.sample(messages, { ...greedy, adapter: loraB }),
+      ]);
+      expect(tokens(bAfter)).toEqual(tokens(bFirst));
+      expect(tokens(baseLong).map((t) => t.slice(0, 6))).toEqual(tokens(baseFirst));
+      expect(tokens(aLong).map((t) => t.slice(0, 6))).toEqual(tokens(aFirst));
+      expect(sampler.contexts).toHaveLength(2);
+      const { created, disposed } = sampler.contextCounts;
+      expect(created - disposed).toBe(2); // no context leaked
+    } finally {
+      await sampler.dispose();
+    }
+    const { created, disposed } = sampler.contextCounts;
+    expect(disposed).toBe(created);
+    await expect(sampler.sample(messages, greedy)).rejects.toThrow(/after dispose/);
   });
 });
 

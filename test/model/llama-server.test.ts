@@ -14,17 +14,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { buildLlamaServer } from '../../src/llama/server-build.js';
 import { LlamaSampler } from '../../src/model/llama-sampler.js';
-import { ServerSampler, type TaggedRollout } from '../../src/model/server-sampler.js';
+import { ServerSampler } from '../../src/model/server-sampler.js';
 import { BASE_MODEL_NAME, LlamaServerBackend, writePreset } from '../../src/model/servers/llama-server.js';
 import { callJson } from '../../src/model/servers/http.js';
-import type { SampleOptions } from '../../src/model/types.js';
+import type { Rollout, SampleOptions } from '../../src/model/types.js';
 import { generationMessages } from '../../src/prompts/index.js';
 import { tinyLora, tinyModel } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsd-llama-server-'));
 const adapterDir = join(dir, 'adapters');
 const messages = generationMessages({ content: 'Given n, print the sum 1 + 2 + ... + n.', starterCode: '' });
-const GREEDY: SampleOptions = { n: 2, seed: 3, temperature: 0, topK: 0, topP: 1, maxTokens: 10 };
+const GREEDY: SampleOptions = { n: 2, seed: 3, temperature: 0, topK: 0, topP: 1, maxTokens: 10, adapter: null };
 /**
  * nats, per token, and for the mean over all compared tokens. Both sides are llama.cpp CPU
  * forward passes (flash attention off on both, f16 KV cache) of the same tokens, but the server
@@ -78,8 +78,7 @@ beforeAll(async () => {
   }
   local = await LlamaSampler.load({ model, threads: 1, contextSize: 1024, sequences: 2 });
   for (const a of [null, ...adapters]) {
-    await local.setAdapter(a);
-    const rs = await local.sample(messages, GREEDY);
+    const rs = await local.sample(messages, { ...GREEDY, adapter: a });
     expected.set(a, { tokens: rs.map((r) => r.responseTokens), logprobs: rs.map((r) => r.logprobs) });
   }
   remote = await ServerSampler.load({ model, adapterDir, contextSize: 1024, backend: (path) => new LlamaServerBackend(url, path, adapterDir) });
@@ -101,7 +100,7 @@ function note(got: number, want: number) {
   diffs.push(d);
   if (d > worst.diff) Object.assign(worst, { diff: d, logprob: want, phase });
 }
-function check(rollouts: TaggedRollout[], adapter: string | null) {
+function check(rollouts: Rollout[], adapter: string | null) {
   const want = expected.get(adapter)!;
   expect(rollouts.map((r) => r.adapter)).toEqual(rollouts.map(() => adapter));
   expect(rollouts.map((r) => r.responseTokens)).toEqual(want.tokens);
@@ -126,11 +125,10 @@ describe('llama-server client (a real llama-server in router mode)', () => {
 
   it('sampled tokens carry their raw log-probs: they agree with in-process scoring of the same tokens', async () => {
     const rollouts = await remote.sample(messages, { n: 2, seed: 5, temperature: 1, topK: 0, topP: 1, maxTokens: 10, adapter: adapters[0]! });
-    await local.setAdapter(adapters[0]!);
     let compared = 0;
     for (const r of rollouts) {
       if (r.logprobs.length === 0) continue;
-      const want = await local.score(r.promptTokens, r.responseTokens);
+      const want = await local.score(r.promptTokens, r.responseTokens, { adapter: adapters[0]! });
       r.logprobs.forEach((lp, t) => note(lp, want.logprobs[t]!));
       compared++;
     }

@@ -9,16 +9,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { LlamaSampler } from '../../src/model/llama-sampler.js';
-import { ServerSampler, type TaggedRollout } from '../../src/model/server-sampler.js';
+import { ServerSampler } from '../../src/model/server-sampler.js';
 import { VllmBackend } from '../../src/model/servers/vllm.js';
-import type { SampleOptions } from '../../src/model/types.js';
+import type { Rollout, SampleOptions } from '../../src/model/types.js';
 import { generationMessages } from '../../src/prompts/index.js';
 import { tinyLora, tinyModel } from '../helpers/models.js';
 import { startVllmStandin, type Standin } from './vllm-standin.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsd-vllm-'));
 const messages = generationMessages({ content: 'Given n, print the sum 1 + 2 + ... + n.', starterCode: '' });
-const GREEDY: SampleOptions = { n: 2, seed: 3, temperature: 0, topK: 0, topP: 1, maxTokens: 10 };
+const GREEDY: SampleOptions = { n: 2, seed: 3, temperature: 0, topK: 0, topP: 1, maxTokens: 10, adapter: null };
 /** nats: both sides are llama.cpp CPU forward passes of the same tokens, batched differently */
 const LOGPROB_TOLERANCE = 2e-3;
 
@@ -35,8 +35,7 @@ beforeAll(async () => {
   standin = await startVllmStandin({ model, workDir: dir, maxLoraRank: 8 });
   local = await LlamaSampler.load({ model, threads: 1, contextSize: 1024, sequences: 2 });
   for (const a of [null, ...adapters]) {
-    await local.setAdapter(a);
-    const rs = await local.sample(messages, GREEDY);
+    const rs = await local.sample(messages, { ...GREEDY, adapter: a });
     expected.set(a, { tokens: rs.map((r) => r.responseTokens), logprobs: rs.map((r) => r.logprobs) });
   }
   const adapterDir = join(dir, 'adapters');
@@ -51,7 +50,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function check(rollouts: TaggedRollout[], adapter: string | null) {
+function check(rollouts: Rollout[], adapter: string | null) {
   const want = expected.get(adapter)!;
   expect(rollouts.map((r) => r.adapter)).toEqual(rollouts.map(() => adapter));
   expect(rollouts.map((r) => r.responseTokens)).toEqual(want.tokens);
@@ -90,8 +89,7 @@ describe('vLLM client (against the stand-in)', () => {
     // short: the stand-in answers prompt_logprobs with a full-vocabulary distribution per position
     const prompt = (await local.renderPrompt(messages)).slice(0, 6);
     const response = expected.get(adapters[0]!)!.tokens[0]!.slice(0, 5);
-    await local.setAdapter(adapters[0]!);
-    const want = await local.score(prompt, response, { topK: 3 });
+    const want = await local.score(prompt, response, { topK: 3, adapter: adapters[0]! });
     const got = await remote.score(prompt, response, { topK: 3, adapter: adapters[0]! });
     got.logprobs.forEach((lp, t) => expect(Math.abs(lp - want.logprobs[t]!)).toBeLessThan(LOGPROB_TOLERANCE));
     expect(got.top!.map((t) => t.ids)).toEqual(want.top!.map((t) => t.ids));

@@ -11,7 +11,6 @@ import type { Trainer, TrainerConfig, TrainExample, TrainStepResult } from '../.
 import { ScriptedGrader, renderTokens, tokensOf } from '../strategies/scripted.js';
 
 export class DeterministicSampler implements Sampler {
-  adapter: string | null = null;
   readonly adapterAtSample: (string | null)[] = [];
   /** The options of every call (a variant's own temperature / top-p / log-probs reach the sampler). */
   readonly optionsAtSample: SampleOptions[] = [];
@@ -23,16 +22,13 @@ export class DeterministicSampler implements Sampler {
     return text.length;
   }
   async sample(messages: ChatMessage[], options: SampleOptions): Promise<Rollout[]> {
-    this.adapterAtSample.push(this.adapter);
+    this.adapterAtSample.push(options.adapter);
     this.optionsAtSample.push(options);
     await new Promise((r) => setTimeout(r, 2));
     return Array.from({ length: options.n }, (_, i) => {
-      const text = (options.seed + i * 7) % this.passEvery === 0 ? 'PASS' : `FAIL seed ${options.seed} #${i} adapter ${this.adapter}`;
-      return { text, code: text, promptTokens: renderTokens(messages), responseTokens: tokensOf(text), logprobs: [], finishReason: 'stop' as const, ms: 1 };
+      const text = (options.seed + i * 7) % this.passEvery === 0 ? 'PASS' : `FAIL seed ${options.seed} #${i} adapter ${options.adapter}`;
+      return { text, code: text, promptTokens: renderTokens(messages), responseTokens: tokensOf(text), logprobs: [], finishReason: 'stop' as const, ms: 1, adapter: options.adapter };
     });
-  }
-  async setAdapter(adapter: string | null): Promise<void> {
-    this.adapter = adapter;
   }
   async score(): Promise<ScoredResponse> {
     return { logprobs: [] };

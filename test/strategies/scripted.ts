@@ -62,6 +62,7 @@ export class ScriptedSampler implements CellSampler {
       logprobs: this.withLogprobs ? tokensOf(text).map((_, t) => -0.01 * (t + 1)) : [],
       finishReason: 'stop' as const,
       ms: 5,
+      adapter,
     }));
   }
   async renderPrompt(messages: ChatMessage[]): Promise<number[]> {
