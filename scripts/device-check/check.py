@@ -54,8 +54,11 @@ def load_trainer_defaults(manifest: dict) -> dict:
 
 
 def device_config(device: str) -> dict:
-    # cuda: every layer on the GPU (gpuLayers -1), as `ttsd run --gpu cuda --gpu-layers max` does
-    return {"device": "cuda", "gpuLayers": -1} if device == "cuda" else {"device": "cpu", "gpuLayers": 0}
+    # cuda: every layer on the GPU (gpuLayers -1), as `ttsd run --gpu cuda --gpu-layers max` does.
+    # attention plain on both: the fused attention (the trainer's default) has no CUDA kernel yet, so a
+    # GPU build would run it on the CPU; CPU and CUDA steps compare the same graph.
+    base = {"device": "cuda", "gpuLayers": -1} if device == "cuda" else {"device": "cpu", "gpuLayers": 0}
+    return {**base, "attention": "plain"}
 
 
 def start_trainer(exe: str, config: dict, log_path: str, deadline: Deadline) -> tuple[Trainer, dict]:
@@ -236,9 +239,9 @@ class GpuMemory:
 
 
 def trainer_memory_bytes(shape: models.Shape, tokens: int, file_bytes: int) -> int:
-    """A LOWER bound on one training step's memory: src/run/lengths.ts trainerMemoryBytes, the same
-    formula (the test checks they agree): weights + body activations + every layer's attention
-    softmax, kept for the backward (no flash attention in training), over rows rounded up to 256."""
+    """A LOWER bound on one training step's memory: src/run/lengths.ts trainerMemoryBytes with plain
+    attention (device_config), the same formula (the test checks they agree): weights + body
+    activations + every layer's attention softmax, kept for the backward, over rows rounded up to 256."""
     rows = -(-tokens // 256) * 256
     body = shape.layers * rows * (4 * shape.hidden + 3 * shape.ffn) * 4
     attention = shape.layers * shape.heads * rows * rows * 4

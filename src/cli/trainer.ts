@@ -7,6 +7,7 @@ import { buildTrainer, requireNvcc, trainerBuildKey } from '../trainer/build.js'
 import { gpuSettings } from './model.js';
 import { defaultTrainerConfig } from '../trainer/defaults.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
+import type { TrainerAttention } from '../trainer/types.js';
 
 export function registerTrainerCommands(program: Command, bench: Command): void {
   const trainer = program.command('trainer').description('the native SDPO LoRA trainer (llama.cpp + ttsd patch)');
@@ -37,13 +38,16 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
     .option('--threads <n>', 'CPU threads', positiveInteger, 2)
     .option('--rank <n>', 'LoRA rank on every projection', positiveInteger, 16)
     .option('--low-memory', 'without transposed copies of the base weights (the slower OUT_PROD backward)')
+    .option('--attention <kind>', 'fused: causal attention whose backward recomputes the softmax (O(n) memory); plain: the materialised n² softmax', 'fused')
     .option('--gpu <mode>', 'cuda: the CUDA trainer with the model on the GPU (built once, cached); off: the CPU trainer', 'off')
     .option('--gpu-layers <n|max>', 'model layers on the GPU with --gpu cuda', 'max')
     .option('--json', 'print one JSON object')
-    .action(async (o: { model: string; tokens: number; threads: number; rank: number; lowMemory?: boolean; gpu: string; gpuLayers: string; json?: boolean }) => {
+    .action(async (o: { model: string; tokens: number; threads: number; rank: number; lowMemory?: boolean; attention: string; gpu: string; gpuLayers: string; json?: boolean }) => {
       const { gpu, gpuLayers } = gpuSettings(o.gpu, o.gpuLayers);
       if (gpu !== 'cuda' && gpu !== 'off') throw new UserError(`bench trainer: --gpu must be cuda or off (the trainer has no ${gpu} build), got ${o.gpu}`);
       if (gpu === 'cuda') requireNvcc();
+      if (o.attention !== 'fused' && o.attention !== 'plain') throw new UserError(`bench trainer: --attention must be fused or plain, got ${o.attention}`);
+      const attention: TrainerAttention = o.attention;
       const stateDir = mkdtempSync(join(tmpdir(), 'ttsd-bench-trainer-'));
       try {
         const t = await NativeTrainer.start(
@@ -52,11 +56,12 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
             loraRank: o.rank,
             maxTokens: Math.max(o.tokens + 8, 64),
             transposedWeights: o.lowMemory !== true,
+            attention,
             ...(gpu === 'cuda' && { device: 'cuda' as const, gpuLayers: gpuLayers === 'max' ? -1 : gpuLayers }),
           }),
         );
         try {
-          const result = { model: o.model, device: gpu === 'cuda' ? 'cuda' : 'cpu', ...(await t.bench(o.tokens)) };
+          const result = { model: o.model, device: gpu === 'cuda' ? 'cuda' : 'cpu', attention, ...(await t.bench(o.tokens)) };
           if (o.json) {
             process.stdout.write(`${JSON.stringify(result)}\n`);
           } else {

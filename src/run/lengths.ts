@@ -20,6 +20,7 @@ import { readGguf } from '../gguf/reader.js';
 import type { Sampler } from '../model/types.js';
 import { generationMessages, teacherMessages } from '../prompts/index.js';
 import type { Task } from '../tasks/types.js';
+import type { TrainerAttention } from '../trainer/types.js';
 import type { RunConfig } from './config.js';
 
 /** Tokens where a source joins the text around it can merge or split differently than alone. */
@@ -126,27 +127,34 @@ export function samplerSlots(wanted: number, contextSize: number, shape: ModelSh
  *   body activations  layers × rows × (4·n_embd + 3·n_ff) × 4 B — per layer and row at least the
  *                     normed input, Q, the attention output and the residual (n_embd each) and
  *                     the FFN's gate, up and their product (n_ff each);
- *   attention         layers × heads × rows² × 4 B — the softmax of every layer, which its
- *                     backward reads (no flash attention in training).
- * Not counted (so the bound stays below what a step really takes): the head's rows × vocabulary
- * logits (being reworked into row blocks), gradients, K/V, the transposed weight copies, the
- * KV caches of the scoring contexts and the allocator's overhead. Measured for comparison
- * (`ttsd bench trainer --tokens 2048`, 2 layers 256 wide, 305 MiB F32): 1.24 GB peak RSS with 4
+ *   attention         'plain': layers × heads × rows² × 4 B — the softmax of every layer, which its
+ *                     backward reads; 'fused' (the default): layers × heads × rows × 4 B — only each
+ *                     row's log-sum-exp is kept (the output is counted above), the backward
+ *                     recomputes the probabilities row by row.
+ * Not counted (so the bound stays below what a step really takes): gradients, K/V, the
+ * transposed weight copies, the head's blocks of headBlockRows × vocabulary logits, the KV caches
+ * of the scoring contexts and the allocator's overhead. Measured for comparison (plain attention,
+ * `ttsd bench trainer --tokens 2048`, 2 layers 256 wide, 305 MiB F32): 1.24 GB peak RSS with 4
  * heads, 4.20 GB with 64 (estimates 0.47 and 2.48 GB: the +2.0 GB of softmax predicted, +3.0 seen).
  */
-export function trainerMemoryBytes(shape: ModelShape, tokens: number): number {
+export function trainerMemoryBytes(shape: ModelShape, tokens: number, attention: TrainerAttention = 'fused'): number {
   const rows = Math.ceil(tokens / 256) * 256;
   const body = shape.layers * rows * (4 * shape.embd + 3 * shape.ff) * 4;
-  const attention = shape.layers * shape.heads * rows * rows * 4;
-  return shape.fileBytes + body + attention;
+  const attentionBytes = shape.layers * shape.heads * rows * (attention === 'plain' ? rows : 1) * 4;
+  return shape.fileBytes + body + attentionBytes;
 }
 
 const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
 
 /** Refuses a trainer length whose memory (trainerMemoryBytes, a lower bound) exceeds what the device has. */
-export function checkTrainerMemory(lengths: RunLengths, shape: ModelShape | null, available: { bytes: number; what: string }): void {
+export function checkTrainerMemory(
+  lengths: RunLengths,
+  shape: ModelShape | null,
+  available: { bytes: number; what: string },
+  attention: TrainerAttention = 'fused',
+): void {
   if (!shape) return; // an unusual header: no estimate, the trainer says it if it cannot allocate
-  const needed = trainerMemoryBytes(shape, lengths.trainer);
+  const needed = trainerMemoryBytes(shape, lengths.trainer, attention);
   if (needed > available.bytes) {
     throw new UserError(
       `the trainer's longest sequence (${lengths.trainer} tokens: prompt ${Math.max(lengths.studentPrompt, lengths.teacherPrompt)} + --max-tokens) needs at least ${gib(needed)} GiB ` +

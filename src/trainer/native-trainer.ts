@@ -9,7 +9,7 @@ import { execa, type ResultPromise } from 'execa';
 import { buildTrainer } from './build.js';
 import { TrainerDiedError, TrainerRequestError } from './errors.js';
 import { encodeFrame, encodeStep, FrameReader, type Frame } from './protocol.js';
-import type { Trainer, TrainerConfig, TrainExample, TrainStepResult } from './types.js';
+import type { Trainer, TrainerAttention, TrainerConfig, TrainExample, TrainStepResult } from './types.js';
 
 export interface TrainerInfo {
   step: number;
@@ -18,6 +18,10 @@ export interface TrainerInfo {
   nVocab: number;
   nParams: number;
   nTensors: number;
+  /** How its training graph attends (TrainerConfig.attention). */
+  attention: TrainerAttention;
+  /** Ops of the training graph a GPU build runs on the CPU (the fused attention has no GPU kernel); empty on the CPU. */
+  cpuOps: string[];
 }
 
 /** The init reply, checked field by field: a trainer that answers something else is refused, not trusted. */
@@ -29,7 +33,18 @@ export function trainerInfo(reply: Record<string, unknown>): TrainerInfo {
   };
   if (typeof reply.resumed !== 'boolean') throw new TrainerRequestError(`trainer init reply: resumed must be true or false, got ${JSON.stringify(reply.resumed)}`);
   if (typeof reply.arch !== 'string' || reply.arch === '') throw new TrainerRequestError(`trainer init reply: arch must be a name, got ${JSON.stringify(reply.arch)}`);
-  return { step: count('step'), resumed: reply.resumed, arch: reply.arch, nVocab: count('nVocab'), nParams: count('nParams'), nTensors: count('nTensors') };
+  if (reply.attention !== 'fused' && reply.attention !== 'plain') throw new TrainerRequestError(`trainer init reply: attention must be fused or plain, got ${JSON.stringify(reply.attention)}`);
+  if (!Array.isArray(reply.cpuOps) || !reply.cpuOps.every((op) => typeof op === 'string')) throw new TrainerRequestError(`trainer init reply: cpuOps must be a list of op names, got ${JSON.stringify(reply.cpuOps)}`);
+  return {
+    step: count('step'),
+    resumed: reply.resumed,
+    arch: reply.arch,
+    nVocab: count('nVocab'),
+    nParams: count('nParams'),
+    nTensors: count('nTensors'),
+    attention: reply.attention,
+    cpuOps: reply.cpuOps as string[],
+  };
 }
 
 /** Timings of `bench` (all in one process, same tokens): see `ttsd bench trainer`. */

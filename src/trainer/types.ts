@@ -17,6 +17,9 @@ export type LossKind = 'distill' | 'policy_gradient' | 'cross_entropy';
  */
 export type TeacherKind = 'ema' | 'trust_region' | 'frozen' | 'live';
 
+/** How the trainer's training graph attends: TrainerConfig.attention. */
+export type TrainerAttention = 'fused' | 'plain';
+
 export interface TrainerConfig {
   model: string; // base GGUF path
   stateDir: string; // adapters, optimizer + EMA teacher state live here
@@ -56,6 +59,14 @@ export interface TrainerConfig {
    * are copied as Q8_0). false keeps memory at its minimum.
    */
   transposedWeights?: boolean;
+  /**
+   * How the training graph attends (default 'fused'): 'fused' is a causal attention whose backward
+   * recomputes the softmax row by row from each row's log-sum-exp (memory O(n_tokens) per layer; a
+   * CPU op, which a CUDA build runs on the CPU); 'plain' materialises the n_tokens² × heads
+   * softmax of every layer for the backward (kept for comparison). Layers the fused op cannot
+   * express (ALiBi, soft-capping, sinks, sliding windows) stay plain.
+   */
+  attention?: TrainerAttention;
   /**
    * 'cuda': the trainer built with GGML_CUDA (`ttsd trainer build --cuda`, cached beside the CPU
    * one) runs the step; the process refuses at init when its build has no GPU backend. Default 'cpu'.

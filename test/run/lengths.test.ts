@@ -101,18 +101,30 @@ const tiny: ModelShape = { layers: 2, embd: 64, ff: 128, heads: 4, kvHeads: 2, h
 const GiB = 2 ** 30;
 
 describe('trainer memory (a lower bound)', () => {
-  it('grows with the square of the length (attention) and stays below what a step measured', () => {
+  it('plain attention: grows with the square of the length and stays below what a step measured', () => {
     // measured (`ttsd bench trainer --tokens 2048`, 2 layers, 256 wide, 305 MiB of F32): 1.24 GB peak RSS
     // with 4 heads, 4.20 GB with 64 heads — the softmax of every layer is kept (+2.0 GB predicted, +3.0 measured)
     const h4: ModelShape = { layers: 2, embd: 256, ff: 256, heads: 4, kvHeads: 4, headDim: 64, fileBytes: 305 * 2 ** 20 };
     const h64: ModelShape = { ...h4, heads: 64, headDim: 4 };
-    expect(trainerMemoryBytes(h4, 2048)).toBeLessThan(1.24e9);
-    expect(trainerMemoryBytes(h64, 2048)).toBeLessThan(4.2e9);
-    expect(trainerMemoryBytes(h64, 2048) - trainerMemoryBytes(h4, 2048)).toBeCloseTo(2 * 60 * 2048 * 2048 * 4, -3);
-    const a = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 2048);
-    const b = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 4096);
+    expect(trainerMemoryBytes(h4, 2048, 'plain')).toBeLessThan(1.24e9);
+    expect(trainerMemoryBytes(h64, 2048, 'plain')).toBeLessThan(4.2e9);
+    expect(trainerMemoryBytes(h64, 2048, 'plain') - trainerMemoryBytes(h4, 2048, 'plain')).toBeCloseTo(2 * 60 * 2048 * 2048 * 4, -3);
+    const a = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 2048, 'plain');
+    const b = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 4096, 'plain');
     expect(b / a).toBeGreaterThan(2.5);
     expect(b / a).toBeLessThan(4);
+  });
+
+  it('fused attention (the default): grows linearly, keeping one log-sum-exp per row and head', () => {
+    expect(trainerMemoryBytes(tiny, 4096)).toBe(trainerMemoryBytes(tiny, 4096, 'fused'));
+    const a = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 4096);
+    const b = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 16384);
+    expect(b / a).toBeCloseTo(4, 6);
+    expect(a).toBe(2 * 4096 * (4 * 64 + 3 * 128) * 4 + 2 * 4 * 4096 * 4);
+    // Qwen2.5-0.5B at 8192 tokens: ~98 GiB with the plain softmax, ~14 GiB fused (the body's activations)
+    const qwen05b: ModelShape = { layers: 24, embd: 896, ff: 4864, heads: 14, kvHeads: 2, headDim: 64, fileBytes: 531e6 };
+    expect(trainerMemoryBytes(qwen05b, 8192, 'plain') / GiB).toBeGreaterThan(90);
+    expect(trainerMemoryBytes(qwen05b, 8192) / GiB).toBeCloseTo(13.8, 1);
   });
 
   it('refuses a length the machine cannot hold, in one line, and lets small runs through', () => {
@@ -122,10 +134,15 @@ describe('trainer memory (a lower bound)', () => {
       /^the trainer's longest sequence \(18432 tokens: prompt 10240 \+ --max-tokens\) needs at least [\d.]+ GiB \(weights, activations and 36 layers × 32 heads of attention over 18432 tokens\), more than the 24\.0 GiB of this machine's memory; lower --max-tokens or --max-teacher-prompt-tokens$/,
     );
     expect(() => checkTrainerMemory({ ...lengths, teacherPrompt: 768, trainer: 3768 }, tiny, machine)).not.toThrow();
-    // the main job's small settings (128 tokens) on a 0.5B-shaped model: ~15 GiB, 10.7 of them attention
+    // the main job's small settings (128 tokens) on a 0.5B-shaped model: ~15 GiB with the plain softmax
+    // (10.7 of them attention), 4.4 GiB fused
     const qwen05b: ModelShape = { layers: 24, embd: 896, ff: 4864, heads: 14, kvHeads: 2, headDim: 64, fileBytes: 531e6 };
-    expect(trainerMemoryBytes(qwen05b, 2728) / GiB).toBeCloseTo(15.0, 0);
+    expect(trainerMemoryBytes(qwen05b, 2728, 'plain') / GiB).toBeCloseTo(15.0, 0);
     expect(() => checkTrainerMemory({ ...lengths, teacherPrompt: 2600, trainer: 2728 }, qwen05b, machine)).not.toThrow();
+    // a length the plain softmax cannot hold in 24 GiB, which the fused attention fits
+    const long = { ...lengths, teacherPrompt: 8000, trainer: 12000 };
+    expect(() => checkTrainerMemory(long, qwen05b, machine)).not.toThrow();
+    expect(() => checkTrainerMemory(long, qwen05b, machine, 'plain')).toThrow(/needs at least [\d.]+ GiB/);
     expect(() => checkTrainerMemory(lengths, null, machine)).not.toThrow(); // no shape: no estimate
   });
 });

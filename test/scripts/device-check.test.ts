@@ -184,7 +184,7 @@ print(json.dumps(out))
       'qwen3-8b': { layers: 36, embd: 4096, ff: 12288, heads: 32, kvHeads: 8, headDim: 128, fileBytes: 123456789 },
     };
     for (const [name, shape] of Object.entries(shapes)) {
-      expect(out.bounds[name], name).toEqual([100, 2048, 8192].map((t) => trainerMemoryBytes(shape, t)));
+      expect(out.bounds[name], name).toEqual([100, 2048, 8192].map((t) => trainerMemoryBytes(shape, t, 'plain')));
     }
     // 80 GiB: the tiny shape takes 8192 tokens; the real shapes' attention softmax alone rules 8192 out
     expect(out.fits.tiny[0]).toBe(8192);

@@ -15,7 +15,7 @@ import { tinyModel } from '../helpers/models.js';
 const ttsd = (args: string[]) => execa('node', ['bin/ttsd.js', ...args], { reject: false });
 
 describe('ttsd bench trainer', () => {
-  it.each([[[] as string[]], [['--low-memory']]])('prints one JSON object with step, forward, their ratio, teacher scoring and memory %j', async (extra) => {
+  it.each([[[] as string[]], [['--low-memory']], [['--attention', 'plain']]])('prints one JSON object with step, forward, their ratio, teacher scoring and memory %j', async (extra) => {
     const model = await tinyModel({ arch: 'qwen2', layers: 2 });
     const { stdout, stderr, exitCode } = await ttsd(['bench', 'trainer', '--model', model, '--tokens', '32', '--threads', '1', '--rank', '4', '--json', ...extra]);
     expect(exitCode, stderr).toBe(0);
@@ -26,9 +26,17 @@ describe('ttsd bench trainer', () => {
       expect(bench[key], key).toBeGreaterThan(0);
     }
     expect(bench.tokens).toBe(32);
+    expect(bench.attention).toBe(extra.includes('plain') ? 'plain' : 'fused');
     expect(bench.ratio).toBeCloseTo(bench.step_ms / bench.forward_ms, 6);
     expect(bench.teacher_ratio).toBeCloseTo(bench.teacher_score_ms / bench.prefill_ms, 6);
   }, 300_000);
+
+  it('refuses an unknown --attention in one line', async () => {
+    const { stderr, exitCode } = await ttsd(['bench', 'trainer', '--model', '/nonexistent/model.gguf', '--attention', 'flash', '--json']);
+    expect(exitCode).not.toBe(0);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/--attention must be fused or plain, got flash/);
+  });
 
   it('fails with one line on a missing model', async () => {
     const { stderr, exitCode } = await ttsd(['bench', 'trainer', '--model', '/nonexistent/model.gguf', '--json']);

@@ -116,14 +116,14 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function referenceResult(teacher: string, reference: ReferenceModel, targets: (TeacherTargets | undefined)[]): ReferenceResult {
-  const grad: number[][] = SPECS.map(() => []);
+function referenceResult(teacher: string, reference: ReferenceModel, targets: (TeacherTargets | undefined)[], examples = batch, specs = SPECS): ReferenceResult {
+  const grad: number[][] = specs.map(() => []);
   for (const entry of entries) {
-    const plus = batchLosses(reference, init.perturbed(entry, FD_STEP), batch, targets, SPECS);
-    const minus = batchLosses(reference, init.perturbed(entry, -FD_STEP), batch, targets, SPECS);
-    SPECS.forEach((_, s) => grad[s].push((plus[s] - minus[s]) / (2 * FD_STEP)));
+    const plus = batchLosses(reference, init.perturbed(entry, FD_STEP), examples, targets, specs);
+    const minus = batchLosses(reference, init.perturbed(entry, -FD_STEP), examples, targets, specs);
+    specs.forEach((_, s) => grad[s].push((plus[s] - minus[s]) / (2 * FD_STEP)));
   }
-  return { teacher, loss: batchLosses(reference, init, batch, targets, SPECS), grad };
+  return { teacher, loss: batchLosses(reference, init, examples, targets, specs), grad };
 }
 
 interface GradientComparison {
@@ -166,14 +166,17 @@ function describeEntry(e: LoraEntry): string {
 // The head (logits, log-softmax, top-K, loss, dL/dH) runs in blocks of headBlockRows rows: the default
 // (256) holds each response in one block; blocks of 3 rows split the 8- and 7-row responses into 3 blocks
 // each, with a boundary inside every response (a wrong row offset at a boundary shows up there).
+// Attention: the fused causal attention (the default: its backward recomputes the softmax) everywhere,
+// and reverse KL once more through the plain, materialised softmax.
 const RUNS = [
-  ...SPECS.map((spec, index) => ({ ...spec, index, transposedWeights: true, headBlockRows: 256 })),
-  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 256 },
-  { ...SPECS[2]!, index: 2, transposedWeights: true, headBlockRows: 3 },
-  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 3 },
+  ...SPECS.map((spec, index) => ({ ...spec, index, transposedWeights: true, headBlockRows: 256, attention: 'fused' as const })),
+  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 256, attention: 'fused' as const },
+  { ...SPECS[2]!, index: 2, transposedWeights: true, headBlockRows: 3, attention: 'fused' as const },
+  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 3, attention: 'fused' as const },
+  { ...SPECS[0]!, index: 0, transposedWeights: true, headBlockRows: 256, attention: 'plain' as const },
 ];
 
-describe.each(RUNS)('native trainer vs float64 reference: $divergence (transposed weights: $transposedWeights, head blocks of $headBlockRows rows)', (spec) => {
+describe.each(RUNS)('native trainer vs float64 reference: $divergence ($attention attention, transposed weights: $transposedWeights, head blocks of $headBlockRows rows)', (spec) => {
   let trainer: NativeTrainer;
   let result: TrainStepResult;
   let stepped: LoraAdapter;
@@ -181,7 +184,7 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence (transpose
   beforeAll(async () => {
     const config: TrainerConfig = {
       model: modelPath,
-      stateDir: join(dir, `state-${spec.divergence}-${spec.transposedWeights}-${spec.headBlockRows}`),
+      stateDir: join(dir, `state-${spec.divergence}-${spec.transposedWeights}-${spec.headBlockRows}-${spec.attention}`),
       loraRank: RANK,
       loraAlpha: ALPHA,
       loraTargets: ALL_LORA_TARGETS,
@@ -199,8 +202,10 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence (transpose
       initAdapter,
       transposedWeights: spec.transposedWeights,
       headBlockRows: spec.headBlockRows,
+      attention: spec.attention,
     };
     trainer = await NativeTrainer.start(config);
+    expect(trainer.info.attention).toBe(spec.attention);
     result = await trainer.step(batch);
     stepped = LoraAdapter.read(result.adapterPath);
   }, 300_000);
@@ -256,4 +261,64 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence (transpose
       expect(Buffer.from(moved.b.buffer).equals(Buffer.from(pair.b.buffer)), `${weight} B`).toBe(true);
     }
   });
+});
+
+// A rollout long enough for the fused attention's forward to take several blocks of keys (64 each): a
+// 150-token student prompt (teacher prompt: it with 4 tokens of "feedback" inserted) and an 8-token
+// response, so rows see up to 158 keys across three blocks, and a short rollout beside it. Reverse KL,
+// fused attention and plain, against the float64 reference (exact teacher: the trainer scores the
+// teacher on an F32 inference context here, as the short batch shows).
+describe('a sequence spanning several attention blocks', () => {
+  const LONG_SPECS = [SPECS[0]!];
+  let longBatch: TrainExample[];
+  let longExact: ReferenceResult;
+
+  beforeAll(() => {
+    const rng = new Rng(88); // a seed without near ties at the K-th place (see the short batch)
+    const prompt = tokens(rng, 150);
+    longBatch = [
+      { studentPrompt: prompt, teacherPrompt: [...prompt.slice(0, 140), ...tokens(rng, 4), ...prompt.slice(140)], response: tokens(rng, 8), masked: false },
+      { studentPrompt: tokens(rng, 5), teacherPrompt: tokens(rng, 9), response: tokens(rng, 6), masked: false },
+    ];
+    const reference = ReferenceModel.load(modelPath);
+    const targets = longBatch.map((ex) => teacherTargets(reference, init, init, ex, TOP_K));
+    for (const t of targets) expect(Math.min(...t.topKGap)).toBeGreaterThan(5e-3);
+    longExact = referenceResult('exact float64', reference, targets, longBatch, LONG_SPECS);
+  }, 600_000);
+
+  it.each(['fused', 'plain'] as const)('%s attention: loss (rel. ≤ 1e-4) and gradient (median ≤ 1e-3, worst ≤ 1e-2) of reverse KL', async (attention) => {
+    const trainer = await NativeTrainer.start({
+      model: modelPath,
+      stateDir: join(dir, `state-long-${attention}`),
+      loraRank: RANK,
+      loraAlpha: ALPHA,
+      loraTargets: ALL_LORA_TARGETS,
+      lr: 1,
+      weightDecay: 0,
+      gradClip: 0,
+      divergence: 'reverse_kl',
+      jsdAlpha: 0.5,
+      topK: TOP_K,
+      teacher: 'ema',
+      ema: 0.01,
+      threads: 2,
+      seed: 1,
+      optimizer: 'sgd',
+      initAdapter,
+      attention,
+    });
+    try {
+      const result = await trainer.step(longBatch);
+      const c = compareGradients(longExact.grad[0]!, LoraAdapter.read(result.adapterPath));
+      const lossRel = relative(result.loss, longExact.loss[0]!);
+      console.log(
+        `gradcheck long sequence, ${attention} attention: loss rel ${lossRel.toExponential(2)}; ${c.rows.length} entries, median rel ${c.median.toExponential(2)}, worst ${c.worst.toExponential(2)}\n${c.report}`,
+      );
+      expect(lossRel).toBeLessThan(1e-4);
+      expect(c.median, c.report).toBeLessThanOrEqual(1e-3);
+      expect(c.worst, c.report).toBeLessThanOrEqual(1e-2);
+    } finally {
+      await trainer.close();
+    }
+  }, 300_000);
 });

@@ -165,6 +165,9 @@ trainer_config parse_config(const nlohmann::json & j) {
     c.init_adapter = j.value("initAdapter", std::string());
     c.max_tokens = j.value("maxTokens", 2048);
     c.transposed_weights = j.value("transposedWeights", true);
+    const std::string attention = j.value("attention", std::string("fused"));
+    if (attention != "fused" && attention != "plain") throw std::runtime_error("unknown attention " + attention + " (fused or plain)");
+    c.attn_fused = attention == "fused";
     c.head_block_rows = j.value("headBlockRows", 256);
     c.measure_kl_after = j.value("measureKlAfter", false);
     c.gpu_layers = j.value("device", std::string("cpu")) == "cuda" ? j.value("gpuLayers", 0) : 0;
@@ -259,6 +262,7 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     op.optimizer_type = GGML_OPT_OPTIMIZER_TYPE_ADAMW;
     op.grad_only = true;
     op.transposed_weights = cfg.transposed_weights;
+    op.attn_fused = cfg.attn_fused;
     llama_opt_init(student_ctx, model, op);
 
     params = collect_params(*student, *teacher);
@@ -910,6 +914,11 @@ nlohmann::json sdpo_trainer::info() const {
     return {
         { "step", step_count }, { "resumed", resumed }, { "arch", arch }, { "nVocab", n_vocab },
         { "nParams", n_params }, { "nTensors", (int64_t) params.size() },
+        { "attention", cfg.attn_fused ? "fused" : "plain" },
+        // ops of the training graph that a GPU build runs on the CPU: the fused attention is a ggml custom op
+        // (f32, CPU kernels only), which the scheduler places on the CPU backend
+        { "cpuOps", cfg.attn_fused && cfg.gpu_layers != 0 ? nlohmann::json::array({ "CUSTOM (fused attention and its backward)" })
+                                                           : nlohmann::json::array() },
     };
 }
 

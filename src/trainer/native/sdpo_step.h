@@ -47,6 +47,9 @@ struct trainer_config {
     std::string init_adapter;      // "" = fresh adapter (A random, B = 0)
     int max_tokens = 2048;         // longest prompt + response the trainer accepts
     bool transposed_weights = true; // faster backward for ~the base model's size in memory (ggml_opt_set_transposed_weights)
+    // training graphs attend with the fused causal attention (O(n) memory, softmax recomputed in the backward)
+    // instead of materialising n_tokens^2 x n_head probabilities per layer (attention: 'fused' | 'plain')
+    bool attn_fused = true;
     int head_block_rows = 256;     // rows of logits held at a time (output projection, log-softmax, top-K, loss, dL/dH)
     bool measure_kl_after = false; // one more student pass after the update for klAfter (NaN when off)
     int gpu_layers = 0; // layers offloaded to the GPU (-1 = all): only with device cuda (main.cpp checks it)
