@@ -10,10 +10,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { UserError } from '../errors.js';
 import { bundledLlamaTag, cacheDir, ensureLlamaSource } from './source.js';
-import { acquireLock, compilerId } from '../trainer/build.js';
+import { acquireLock, compilerId, runBuildStep } from '../trainer/build.js';
 
 const executableName = 'llama-server';
 
@@ -66,10 +64,10 @@ export async function buildLlamaServer(options: { log?: (line: string) => void }
         cpSync(await ensureLlamaSource(), llama, { recursive: true, filter: (path) => !path.endsWith('/.git') });
       }
       // an interrupted build resumes: cmake/make only redo what is missing
-      await run('cmake', ['-S', llama, '-B', build, ...SERVER_CMAKE_FLAGS], tree, log);
+      await runBuildStep('llama-server build', 'cmake', ['-S', llama, '-B', build, ...SERVER_CMAKE_FLAGS], tree, log);
       const jobs = String(Math.max(1, Math.min(cpus().length, 8)));
       log(`compiling llama-server (llama.cpp ${bundledLlamaTag()}) with ${jobs} jobs`);
-      await run('cmake', ['--build', build, '--target', executableName, '-j', jobs], tree, log);
+      await runBuildStep('llama-server build', 'cmake', ['--build', build, '--target', executableName, '-j', jobs], tree, log);
       writeFileSync(join(tree, 'READY'), `${new Date().toISOString()}\n`);
     }
     const tmp = `${dir}.tmp-${process.pid}`;
@@ -84,20 +82,5 @@ export async function buildLlamaServer(options: { log?: (line: string) => void }
     return executable;
   } finally {
     release();
-  }
-}
-
-async function run(command: string, args: string[], cwd: string, log: (line: string) => void): Promise<void> {
-  const result = await execa(command, args, { cwd, all: true, reject: false });
-  if (result.exitCode !== 0 || result.failed) {
-    const lines = (result.all ?? '').split('\n').filter((line) => line.trim() !== '');
-    for (const line of lines.slice(-30)) log(line);
-    const missing = (result as { code?: string }).code === 'ENOENT';
-    const firstError = lines.find((line) => /error/i.test(line)) ?? lines.at(-1) ?? '';
-    throw new UserError(
-      missing
-        ? `llama-server build failed: ${command} is not installed (scripts/setup.sh installs cmake and g++)`
-        : `llama-server build failed in ${command} ${args[0] ?? ''}: ${firstError.trim()}`,
-    );
   }
 }

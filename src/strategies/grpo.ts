@@ -1,7 +1,7 @@
 import { generationMessages } from '../prompts/index.js';
 import type { GrpoReward } from '../run/config.js';
 import type { TrainExample } from '../trainer/types.js';
-import { adapterProtocolSettings, adapterSettings, ADAPTER_KEYS, runLearningCell, SAMPLING_KEYS } from './learning.js';
+import { adapterProtocolSettings, adapterSettings, ADAPTER_KEYS, runLearningCell, SAMPLING_KEYS, teacherless } from './learning.js';
 import type { AttemptOutcome, CellContext, CellResult, Strategy } from './types.js';
 
 /** Added to the group's std before dividing (as verl's GRPO): a group of equal rewards has std 0. */
@@ -48,12 +48,7 @@ export const grpo: Strategy = {
   trainerSettings: (s) => ({
     loss: 'policy_gradient',
     pgClip: s.pgClip,
-    // Unused by the policy-gradient loss (no teacher pass), required by the trainer's config.
-    divergence: s.divergence,
-    jsdAlpha: s.jsdAlpha,
-    topK: s.topK,
-    teacher: 'frozen',
-    ema: s.ema,
+    ...teacherless(s),
     ...adapterSettings(s),
   }),
   protocol: (settings, variant = 'grpo') => ({

@@ -104,6 +104,14 @@ export function adapterSettings(s: StrategySettings): Pick<LearnerSettings, 'lor
   return { loraRank: s.loraRank, loraAlpha: s.loraAlpha, loraTargets: s.loraTargets, lr: s.lr, weightDecay: s.weightDecay, gradClip: s.gradClip, measureKlAfter: s.measureKlAfter };
 }
 
+/**
+ * The distill fields of the trainer's config, for a loss without a teacher (policy gradient,
+ * cross-entropy): required by the config, unused by the step (no teacher context, no teacher pass).
+ */
+export function teacherless(s: StrategySettings): Pick<LearnerSettings, 'divergence' | 'jsdAlpha' | 'topK' | 'teacher' | 'ema'> {
+  return { divergence: s.divergence, jsdAlpha: s.jsdAlpha, topK: s.topK, teacher: 'frozen', ema: s.ema };
+}
+
 /** The settings keys of adapterSettings (a variant may set them on any learning strategy). */
 export const ADAPTER_KEYS = ['lr', 'weightDecay', 'gradClip', 'loraRank', 'loraAlpha'] as const satisfies readonly (keyof StrategySettings)[];
 /** Sampling keys every strategy reads. */

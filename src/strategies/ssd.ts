@@ -1,6 +1,6 @@
 import { generationMessages } from '../prompts/index.js';
 import type { TrainExample } from '../trainer/types.js';
-import { adapterProtocolSettings, adapterSettings, ADAPTER_KEYS, runLearningCell, SAMPLING_KEYS } from './learning.js';
+import { adapterProtocolSettings, adapterSettings, ADAPTER_KEYS, runLearningCell, SAMPLING_KEYS, teacherless } from './learning.js';
 import type { CellContext, CellResult, Strategy, StrategySettings } from './types.js';
 
 const temperatureOf = (s: StrategySettings) => s.ssdTemperature ?? s.temperature;
@@ -21,12 +21,7 @@ export const ssd: Strategy = {
   sampling: (s) => ({ temperature: temperatureOf(s), topP: topPOf(s), topK: s.sampleTopK, logprobs: false }),
   trainerSettings: (s) => ({
     loss: 'cross_entropy',
-    // Unused by cross-entropy (no teacher pass), required by the trainer's config.
-    divergence: s.divergence,
-    jsdAlpha: s.jsdAlpha,
-    topK: s.topK,
-    teacher: 'frozen',
-    ema: s.ema,
+    ...teacherless(s),
     ...adapterSettings(s),
   }),
   protocol: (settings, variant = 'ssd') => ({

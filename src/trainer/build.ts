@@ -152,17 +152,17 @@ async function buildLocked(
     log(`copying llama.cpp ${bundledLlamaTag()} and applying ${patchFile}`);
     cpSync(source, llama, { recursive: true, filter: (path) => !path.endsWith('/.git') });
     // its own repository, so that git apply resolves paths here even when the cache lies inside another repo
-    await run('git', ['init', '-q'], llama, log);
-    await run('git', ['apply', '--whitespace=nowarn', patchFile], llama, log);
+    await runBuildStep('trainer build', 'git', ['init', '-q'], llama, log);
+    await runBuildStep('trainer build', 'git', ['apply', '--whitespace=nowarn', patchFile], llama, log);
   }
   const nvcc = options.cuda ? requireNvcc() : undefined;
   const configure = ['-S', nativeSourceDir, '-B', build, `-DLLAMA_SOURCE_DIR=${llama}`, ...cmakeFlags({ ...options, nvcc })];
   try {
-    await run('cmake', configure, libraryDir, log);
+    await runBuildStep('trainer build', 'cmake', configure, libraryDir, log);
   } catch {
     // a tree configured from another checkout of ttsd: configure afresh
     rmSync(build, { recursive: true, force: true });
-    await run('cmake', configure, libraryDir, log);
+    await runBuildStep('trainer build', 'cmake', configure, libraryDir, log);
   }
   const jobs = String(Math.max(1, Math.min(cpus().length, 8)));
   log(
@@ -170,7 +170,7 @@ async function buildLocked(
       ? `compiling the trainer (${jobs} jobs)`
       : `compiling llama.cpp${options.cuda ? ' with CUDA (ggml-cuda: much longer than the CPU build)' : ''} and the trainer with ${jobs} jobs (about 5 minutes on 2 cores${options.cuda ? ' for the CPU part alone' : ''})`,
   );
-  await run('cmake', ['--build', build, '--target', executableName, '-j', jobs], libraryDir, log);
+  await runBuildStep('trainer build', 'cmake', ['--build', build, '--target', executableName, '-j', jobs], libraryDir, log);
   writeFileSync(ready, `${new Date().toISOString()}\n`);
 
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -214,7 +214,11 @@ function readFileSafe(path: string): string {
   }
 }
 
-async function run(command: string, args: string[], cwd: string, log: (line: string) => void): Promise<void> {
+/**
+ * One build command; on failure its last 30 lines go to `log` and one line says what failed
+ * (`what`: 'trainer build', 'llama-server build', ...).
+ */
+export async function runBuildStep(what: string, command: string, args: string[], cwd: string, log: (line: string) => void): Promise<void> {
   const result = await execa(command, args, { cwd, all: true, reject: false });
   if (result.exitCode !== 0 || result.failed) {
     const lines = (result.all ?? '').split('\n').filter((line) => line.trim() !== '');
@@ -223,8 +227,8 @@ async function run(command: string, args: string[], cwd: string, log: (line: str
     const firstError = lines.find((line) => /error/i.test(line)) ?? lines.at(-1) ?? '';
     throw new UserError(
       missing
-        ? `trainer build failed: ${command} is not installed (scripts/setup.sh installs cmake and g++)`
-        : `trainer build failed in ${command} ${args[0] ?? ''}: ${firstError.trim()}`,
+        ? `${what} failed: ${command} is not installed (scripts/setup.sh installs cmake and g++)`
+        : `${what} failed in ${command} ${args[0] ?? ''}: ${firstError.trim()}`,
     );
   }
 }
