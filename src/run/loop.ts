@@ -151,8 +151,8 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
           seed,
           step,
           loss: 0,
-          kl_before: null as unknown as number,
-          kl_after: null as unknown as number,
+          kl_before: Number.NaN, // written as null: no KL was measured
+          kl_after: Number.NaN,
           grad_norm: 0,
           ms: 0,
           tokens: 0,
@@ -164,6 +164,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
           ...(learner?.loss ? { loss_kind: learner.loss } : {}),
         };
         store.append(event);
+        progress.noSignalStep?.(`${name} ${task.id} seed ${seed}`, step);
       },
     };
     try {

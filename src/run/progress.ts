@@ -7,6 +7,8 @@ export interface Progress {
   start(cells: number, maxGenerations: number, alreadyRecorded: number): void;
   attempt(cell: string, attempt: AttemptOutcome): void;
   trainStep(cell: string, step: number, result: TrainStepResult): void;
+  /** A step with no learning signal (e.g. GRPO with equal rewards): logged, no update. */
+  noSignalStep?(cell: string, step: number): void;
   cellDone(): void;
   finish(utilisation: UtilisationEvent): void;
 }
@@ -42,7 +44,12 @@ class LineProgress implements Progress {
     this.out.write(`${cell} k=${a.k} step=${a.step} ${a.verdict} reward=${a.reward} private=${a.privateReward} tokens=${a.responseTokens.length}\n`);
   }
   trainStep(cell: string, step: number, r: TrainStepResult): void {
-    this.out.write(`${cell} train step ${step}: loss=${r.loss.toPrecision(4)} kl ${r.klBefore.toPrecision(3)}${Number.isFinite(r.klAfter) ? `→${r.klAfter.toPrecision(3)}` : ''} grad_norm=${r.gradNorm.toPrecision(3)}${r.skipped ? ' (skipped)' : ''}\n`);
+    // no KL for the losses without a teacher (policy gradient, cross-entropy): NaN
+    const kl = Number.isFinite(r.klBefore) ? ` kl ${r.klBefore.toPrecision(3)}${Number.isFinite(r.klAfter) ? `→${r.klAfter.toPrecision(3)}` : ''}` : '';
+    this.out.write(`${cell} train step ${step}: loss=${r.loss.toPrecision(4)}${kl} grad_norm=${r.gradNorm.toPrecision(3)}${r.skipped ? ' (skipped)' : ''}\n`);
+  }
+  noSignalStep(cell: string, step: number): void {
+    this.out.write(`${cell} train step ${step}: no learning signal, no update\n`);
   }
   cellDone(): void {
     this.counts.cellsDone++;
@@ -71,6 +78,10 @@ class BarProgress implements Progress {
   }
   trainStep(cell: string, step: number, r: TrainStepResult): void {
     this.last = `${cell} trained step ${step} (loss ${r.loss.toPrecision(3)})`;
+    this.draw();
+  }
+  noSignalStep(cell: string, step: number): void {
+    this.last = `${cell} step ${step}: no learning signal`;
     this.draw();
   }
   cellDone(): void {
