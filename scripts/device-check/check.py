@@ -172,7 +172,8 @@ def run_compare(args, gguf, manifest, out: str, deadline: Deadline, report: dict
     batches = compare_batches(facts["vocab"], seed=11)
     # what the comparison ran, so that it can be replayed (the vitest test replays step 1 through
     # the TypeScript client and expects the same numbers)
-    section["config"] = {k: v for k, v in config.items() if k != "model"}
+    # (with the attention both devices run: device_config)
+    section["config"] = {**{k: v for k, v in config.items() if k != "model"}, "attention": device_config("cpu")["attention"]}
     section["batches"] = batches
     runs = []
     for i, device in enumerate(devices):
