@@ -5,7 +5,6 @@
 // server gives (n_probs, pre-sampling) must agree with the in-process ones within
 // LOGPROB_TOLERANCE; concurrent calls with different adapters each get their own; old versions
 // are unloaded. Prints the adapter-load times (router: a child server per adapter version).
-import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { callJson } from '../../src/model/servers/http.js';
 import type { Rollout, SampleOptions } from '../../src/model/types.js';
 import { generationMessages } from '../../src/prompts/index.js';
 import { tinyLora, tinyModel } from '../helpers/models.js';
+import { freePort } from '../helpers/net.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsd-llama-server-'));
 const adapterDir = join(dir, 'adapters');
@@ -49,16 +49,6 @@ let local: LlamaSampler;
 let remote: ServerSampler;
 const expected = new Map<string | null, { tokens: number[][]; logprobs: number[][] }>();
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   const exe = await buildLlamaServer();

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../helpers/net.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -19,13 +20,6 @@ export interface LocalSshd {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export async function startLocalSshd(): Promise<LocalSshd> {
   const dir = mkdtempSync(join(os.tmpdir(), 'ttsd-sshd-'));

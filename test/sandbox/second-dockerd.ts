@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { freePort } from '../helpers/net.js';
 
 export interface SecondDaemon {
   dir: string;
@@ -26,13 +27,6 @@ export interface SecondDaemon {
   cleanup(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function makeCerts(dir: string): void {
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
