@@ -103,20 +103,40 @@ export function kvBytesPerToken(shape: Pick<ModelShape, 'layers' | 'kvHeads' | '
 }
 
 /**
- * Sequence slots of the sampler: `wanted` (G of the largest step, or one per interleaved cell)
- * when their KV caches fit in `freeBytes` beside the weights, keeping a quarter for compute
- * buffers and everything else; otherwise as many as fit (at least 1), with a note.
+ * Sequence slots per context and contexts of the sampler. The sampler keeps one context per live
+ * adapter (an interleaved learning cell's), each with `slots` sequences of a whole --context-size
+ * of KV cache, so the KV memory is contexts × slots × per-slot. Wanted: `slots` (G of the largest
+ * step, or one per interleaved cell if more) in each of `contexts` (--parallel-cells + 1: one per
+ * interleaved cell plus the base model's), within `freeBytes` beside the weights, keeping a
+ * quarter for compute buffers and everything else. When they do not fit, contexts go first (a
+ * cell whose adapter has no context rebuilds one when it samples: a pause) and slots last (a step
+ * of more rollouts than slots decodes in rounds: every step slower); each shortfall gets a note.
  */
-export function samplerSlots(wanted: number, contextSize: number, shape: ModelShape | null, freeBytes: number, where: string): { slots: number; note: string | null } {
-  if (!shape) return { slots: wanted, note: null };
+export function samplerPlan(
+  wanted: { slots: number; contexts: number },
+  contextSize: number,
+  shape: ModelShape | null,
+  freeBytes: number,
+  where: string,
+): { slots: number; contexts: number; notes: string[] } {
+  if (!shape) return { ...wanted, notes: [] };
   const perSlot = kvBytesPerToken(shape) * contextSize;
   const room = freeBytes * 0.75 - shape.fileBytes;
+  const perContext = perSlot * wanted.slots;
+  const memory = `${gib(freeBytes)} GiB free ${where}`;
+  const contexts = Math.max(1, Math.min(wanted.contexts, Math.floor(room / perContext)));
+  const notes: string[] = [];
+  if (contexts < wanted.contexts) {
+    notes.push(
+      `sampler: ${contexts} context${contexts === 1 ? '' : 's'} instead of ${wanted.contexts} (one per interleaved cell's adapter and the base model's; each holds ${gib(perContext)} GiB of KV cache for ${wanted.slots} sequences of --context-size ${contextSize}; ${memory}): cells beyond that rebuild a context when they sample`,
+    );
+  }
   const fit = Math.max(1, Math.floor(room / perSlot));
-  if (fit >= wanted) return { slots: wanted, note: null };
-  return {
-    slots: fit,
-    note: `sampler: ${fit} sequence slot${fit === 1 ? '' : 's'} instead of ${wanted} (each holds ${gib(perSlot)} GiB of KV cache for --context-size ${contextSize}; ${gib(freeBytes)} GiB free ${where}): larger steps decode in ${Math.ceil(wanted / fit)} rounds; a smaller --context-size fits more`,
-  };
+  if (fit >= wanted.slots) return { slots: wanted.slots, contexts, notes };
+  notes.push(
+    `sampler: ${fit} sequence slot${fit === 1 ? '' : 's'} instead of ${wanted.slots} (each holds ${gib(perSlot)} GiB of KV cache for --context-size ${contextSize}; ${memory}): larger steps decode in ${Math.ceil(wanted.slots / fit)} rounds; a smaller --context-size fits more`,
+  );
+  return { slots: fit, contexts, notes };
 }
 
 /**

@@ -12,7 +12,7 @@ import { NativeTrainer } from '../trainer/native-trainer.js';
 import { checkSameVocabulary } from '../gguf/vocabulary.js';
 import { runVariants, type RunConfig } from './config.js';
 import { resolveDevices, type Devices } from './devices.js';
-import { checkContext, checkTrainerMemory, deriveLengths, modelShape, samplerSlots, type RunLengths } from './lengths.js';
+import { checkContext, checkTrainerMemory, deriveLengths, modelShape, samplerPlan, type RunLengths } from './lengths.js';
 import type { RunServices } from './services.js';
 
 export interface RealServicesOptions {
@@ -49,21 +49,21 @@ export async function startRealServices(config: RunConfig, options: RealServices
     checkSameVocabulary(modelPath, file);
     teacherFiles.set(teacher, file);
   }
-  const { slots, note } = samplerSlots(
-    Math.max(perStep, config.parallelCells),
+  // one context per interleaved cell's adapter, plus the base model's (best-of-K, multi-turn, SDPO's first step)
+  const plan = samplerPlan(
+    { slots: Math.max(perStep, config.parallelCells), contexts: config.parallelCells + 1 },
     config.contextSize,
     shape,
     vram ? vram.free : os.freemem(),
     vram ? `on the ${devices.sampling} device` : 'in memory',
   );
-  if (note) options.notes?.push(note);
+  options.notes?.push(...plan.notes);
   const sampler = config.sampler === 'server' ? await startServerSampler(config, modelPath) : await LlamaSampler.load({
     model: modelPath,
     threads: config.threads,
     contextSize: config.contextSize,
-    sequences: slots,
-    // one context per interleaved cell's adapter, plus the base model's (best-of-K, multi-turn, SDPO's first step)
-    maxContexts: config.parallelCells + 1,
+    sequences: plan.slots,
+    maxContexts: plan.contexts,
     gpu: devices.sampling,
     gpuLayers: devices.samplingLayers,
   });

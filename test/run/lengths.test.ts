@@ -12,7 +12,7 @@ import {
   FEEDBACK_TOKENS,
   JOIN_SLACK_TOKENS,
   kvBytesPerToken,
-  samplerSlots,
+  samplerPlan,
   trainerMemoryBytes,
   type ModelShape,
 } from '../../src/run/lengths.js';
@@ -154,12 +154,33 @@ describe('sampler slots', () => {
   });
 
   it('G slots when they fit (not capped at 8); fewer, with one note, when they do not', () => {
-    expect(samplerSlots(16, 16384, tiny, 20 * GiB, 'in memory')).toEqual({ slots: 16, note: null });
-    const tight = samplerSlots(16, 16384, qwen3_8b, 40 * GiB, 'on the cuda device');
+    const one = { slots: 16, contexts: 1 };
+    expect(samplerPlan(one, 16384, tiny, 20 * GiB, 'in memory')).toEqual({ slots: 16, contexts: 1, notes: [] });
+    const tight = samplerPlan(one, 16384, qwen3_8b, 40 * GiB, 'on the cuda device');
     expect(tight.slots).toBe(Math.floor((40 * GiB * 0.75 - 5.0e9) / (kvBytesPerToken(qwen3_8b) * 16384)));
     expect(tight.slots).toBeLessThan(16);
-    expect(tight.note).toMatch(/^sampler: \d+ sequence slots instead of 16 \(each holds 2\.3 GiB of KV cache for --context-size 16384; 40\.0 GiB free on the cuda device\)/);
-    expect(samplerSlots(16, 16384, qwen3_8b, 1 * GiB, 'in memory').slots).toBe(1);
+    expect(tight.notes).toHaveLength(1);
+    expect(tight.notes[0]).toMatch(/^sampler: \d+ sequence slots instead of 16 \(each holds 2\.3 GiB of KV cache for --context-size 16384; 40\.0 GiB free on the cuda device\)/);
+    expect(samplerPlan(one, 16384, qwen3_8b, 1 * GiB, 'in memory').slots).toBe(1);
+  });
+
+  it('one context per interleaved adapter when they fit; contexts give way before slots', () => {
+    const perContext = kvBytesPerToken(qwen3_8b) * 8192 * 16; // 18 GiB: 16 sequences of 8192 tokens
+    // an H100's 80 GB: 3 contexts wanted (2 interleaved cells + the base model's), 3 fit at 18 GiB each
+    const roomy = samplerPlan({ slots: 16, contexts: 3 }, 8192, qwen3_8b, 80 * GiB, 'on the cuda device');
+    expect(roomy).toEqual({ slots: 16, contexts: 3, notes: [] });
+    // 48 GiB free: room for 36 GiB − 5 GB of weights = one context of 16 slots; all 16 slots are kept
+    const tight = samplerPlan({ slots: 16, contexts: 3 }, 8192, qwen3_8b, 48 * GiB, 'on the cuda device');
+    expect(tight.contexts).toBe(Math.floor((48 * GiB * 0.75 - 5.0e9) / perContext));
+    expect(tight).toMatchObject({ slots: 16, contexts: 1 });
+    expect(tight.notes).toEqual([expect.stringMatching(/^sampler: 1 context instead of 3 \(.*each holds 18\.0 GiB of KV cache for 16 sequences of --context-size 8192; 48\.0 GiB free on the cuda device\): cells beyond that rebuild a context when they sample$/)]);
+    // less still: one context, fewer slots, two notes
+    const small = samplerPlan({ slots: 16, contexts: 3 }, 8192, qwen3_8b, 20 * GiB, 'on the cuda device');
+    expect(small.contexts).toBe(1);
+    expect(small.slots).toBeLessThan(16);
+    expect(small.notes).toHaveLength(2);
+    // no shape (a model the GGUF reader cannot size): as wanted
+    expect(samplerPlan({ slots: 4, contexts: 3 }, 8192, null, 1, 'in memory')).toEqual({ slots: 4, contexts: 3, notes: [] });
   });
 });
 
