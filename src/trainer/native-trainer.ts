@@ -61,6 +61,14 @@ export interface TrainerBench {
   teacher_score_ms: number;
   prefill_ms: number;
   teacher_ratio: number;
+  /** The same decode as teacher scoring (chunks, logits at every response row) without the host work: its fair baseline. */
+  prefill_rows_ms: number;
+  /** Teacher scoring's host work (log-sum-exp and values at the student's ids), on the trainer's threads. */
+  teacher_host_ms: number;
+  /** teacher_score_ms / prefill_rows_ms. */
+  teacher_ratio_rows: number;
+  /** Minor page faults during one whole step. */
+  full_step_minor_faults: number;
   peak_rss_mb: number;
 }
 

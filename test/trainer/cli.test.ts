@@ -21,7 +21,7 @@ describe('ttsd bench trainer', () => {
     expect(exitCode, stderr).toBe(0);
     expect(stdout.trim().split('\n')).toHaveLength(1);
     const bench = JSON.parse(stdout);
-    for (const key of ['tokens', 'step_ms', 'forward_ms', 'ratio', 'peak_rss_mb', 'tokens_per_s', 'teacher_score_ms', 'prefill_ms', 'teacher_ratio', 'first_backward_ms']) {
+    for (const key of ['tokens', 'step_ms', 'forward_ms', 'ratio', 'peak_rss_mb', 'tokens_per_s', 'teacher_score_ms', 'prefill_ms', 'teacher_ratio', 'first_backward_ms', 'prefill_rows_ms', 'teacher_host_ms', 'teacher_ratio_rows']) {
       expect(typeof bench[key], key).toBe('number');
       expect(bench[key], key).toBeGreaterThan(0);
     }
@@ -29,6 +29,10 @@ describe('ttsd bench trainer', () => {
     expect(bench.attention).toBe(extra.includes('plain') ? 'plain' : 'fused');
     expect(bench.ratio).toBeCloseTo(bench.step_ms / bench.forward_ms, 6);
     expect(bench.teacher_ratio).toBeCloseTo(bench.teacher_score_ms / bench.prefill_ms, 6);
+    // the teacher's fair baseline is the same decode with logits at the same rows; its host work is part of it
+    expect(bench.teacher_ratio_rows).toBeCloseTo(bench.teacher_score_ms / bench.prefill_rows_ms, 6);
+    expect(bench.teacher_host_ms).toBeLessThan(bench.teacher_score_ms);
+    expect(Number.isInteger(bench.full_step_minor_faults) && bench.full_step_minor_faults >= 0).toBe(true);
   }, 300_000);
 
   it('refuses an unknown --attention in one line', async () => {

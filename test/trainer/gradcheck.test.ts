@@ -116,14 +116,22 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function referenceResult(teacher: string, reference: ReferenceModel, targets: (TeacherTargets | undefined)[], examples = batch, specs = SPECS): ReferenceResult {
+function referenceResult(
+  teacher: string,
+  reference: ReferenceModel,
+  targets: (TeacherTargets | undefined)[],
+  examples = batch,
+  specs = SPECS,
+  base = init,
+  list = entries,
+): ReferenceResult {
   const grad: number[][] = specs.map(() => []);
-  for (const entry of entries) {
-    const plus = batchLosses(reference, init.perturbed(entry, FD_STEP), examples, targets, specs);
-    const minus = batchLosses(reference, init.perturbed(entry, -FD_STEP), examples, targets, specs);
+  for (const entry of list) {
+    const plus = batchLosses(reference, base.perturbed(entry, FD_STEP), examples, targets, specs);
+    const minus = batchLosses(reference, base.perturbed(entry, -FD_STEP), examples, targets, specs);
     specs.forEach((_, s) => grad[s].push((plus[s] - minus[s]) / (2 * FD_STEP)));
   }
-  return { teacher, loss: batchLosses(reference, init, examples, targets, specs), grad };
+  return { teacher, loss: batchLosses(reference, base, examples, targets, specs), grad };
 }
 
 interface GradientComparison {
@@ -135,13 +143,13 @@ interface GradientComparison {
 }
 
 /** The trainer's gradient (init − new, lr 1) against finite differences, entry by entry. */
-function compareGradients(fd: number[], stepped: LoraAdapter): GradientComparison {
+function compareGradients(fd: number[], stepped: LoraAdapter, base = init, list = entries): GradientComparison {
   const scale = Math.max(...fd.map(Math.abs));
   // Relative to max(|g|, floor): the new adapter is f32, so init − new carries ~1e-8 absolute
   // rounding, which the floor keeps from dominating the smallest gradients.
   const floor = Math.max(1e-3 * scale, 1e-7);
-  const rows = entries.map((entry, i) => {
-    const trained = init.get(entry) - stepped.get(entry);
+  const rows = list.map((entry, i) => {
+    const trained = base.get(entry) - stepped.get(entry);
     return { entry, fd: fd[i], trained, rel: Math.abs(trained - fd[i]) / Math.max(Math.abs(fd[i]), floor) };
   });
   const rels = rows.map((r) => r.rel).sort((a, b) => a - b);
@@ -315,6 +323,71 @@ describe('a sequence spanning several attention blocks', () => {
         `gradcheck long sequence, ${attention} attention: loss rel ${lossRel.toExponential(2)}; ${c.rows.length} entries, median rel ${c.median.toExponential(2)}, worst ${c.worst.toExponential(2)}\n${c.report}`,
       );
       expect(lossRel).toBeLessThan(1e-4);
+      expect(c.median, c.report).toBeLessThanOrEqual(1e-3);
+      expect(c.worst, c.report).toBeLessThanOrEqual(1e-2);
+    } finally {
+      await trainer.close();
+    }
+  }, 300_000);
+});
+
+// Rank 16: the LoRA gradients (dA = x dy_a^T, dB = u dy^T) and the input gradients through A and B are OUT_PRODs
+// whose CPU kernel (ttsd-llama.patch, ops.cpp) runs full tiles of one SIMD vector x 8 rows and scalar edge tiles.
+// At rank 4 (above) every A/B gradient lies in edge tiles; at rank 16 dA, dB and du fill whole tiles.
+describe('rank 16: every LoRA gradient through the full SIMD tiles of the CPU OUT_PROD', () => {
+  const R16 = 16;
+  const path16 = join(dir, 'init-rank16.gguf');
+  let init16: LoraAdapter;
+  let entries16: LoraEntry[];
+  let exact16: ReferenceResult;
+
+  beforeAll(() => {
+    writeLoraFixture(modelPath, path16, { rank: R16, alpha: 2 * R16, targets: ALL_LORA_TARGETS, seed: 17, bStd: 0.2 });
+    init16 = LoraAdapter.read(path16);
+    const rng = new Rng(1616);
+    entries16 = [];
+    for (const pair of init16.pairs.values()) {
+      entries16.push({ weight: pair.weight, matrix: 'a', index: rng.int(pair.a.length) });
+      entries16.push({ weight: pair.weight, matrix: 'b', index: rng.int(pair.b.length) });
+    }
+    const reference = ReferenceModel.load(modelPath);
+    const targets = batch.map((ex) => (ex.masked ? undefined : teacherTargets(reference, init16, init16, ex, TOP_K)));
+    for (const t of targets) if (t) expect(Math.min(...t.topKGap)).toBeGreaterThan(5e-3);
+    exact16 = referenceResult('exact float64', reference, targets, batch, [SPECS[0]!], init16, entries16);
+  }, 600_000);
+
+  it('reverse KL: loss (rel. ≤ 1e-4) and gradient (median ≤ 1e-3, worst ≤ 1e-2)', async () => {
+    const trainer = await NativeTrainer.start({
+      model: modelPath,
+      stateDir: join(dir, 'state-rank16'),
+      loraRank: R16,
+      loraAlpha: 2 * R16,
+      loraTargets: ALL_LORA_TARGETS,
+      lr: 1,
+      weightDecay: 0,
+      gradClip: 0,
+      divergence: 'reverse_kl',
+      jsdAlpha: 0.5,
+      topK: TOP_K,
+      teacher: 'ema',
+      ema: 0.01,
+      threads: 2,
+      seed: 1,
+      optimizer: 'sgd',
+      initAdapter: path16,
+    });
+    try {
+      const result = await trainer.step(batch);
+      const c = compareGradients(exact16.grad[0]!, LoraAdapter.read(result.adapterPath), init16, entries16);
+      const lossRel = relative(result.loss, exact16.loss[0]!);
+      console.log(
+        `gradcheck rank 16: loss rel ${lossRel.toExponential(2)}; ${c.rows.length} entries, median rel ${c.median.toExponential(2)}, worst ${c.worst.toExponential(2)}\n${c.report}`,
+      );
+      expect(lossRel).toBeLessThan(1e-4);
+      for (const proj of ALL_LORA_TARGETS) {
+        const inProj = c.rows.filter((r) => r.entry.weight.includes(`.${proj}.`));
+        expect(Math.max(...inProj.map((r) => Math.abs(r.trained))), proj).toBeGreaterThan(1e-3 * c.scale);
+      }
       expect(c.median, c.report).toBeLessThanOrEqual(1e-3);
       expect(c.worst, c.report).toBeLessThanOrEqual(1e-2);
     } finally {

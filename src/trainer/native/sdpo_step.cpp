@@ -102,6 +102,26 @@ float teacher_tail(const float * logq, int k) {
     return (float) (sq < 1.0 - tail_eps ? std::log1p(-sq) : std::log(tail_eps));
 }
 
+// the teacher's values of one logits row at the student's ids: log q at each id, the tail bucket and log q(y); the
+// step's head and the bench's teacher scoring share it, so the bench times the step's host work
+void teacher_row(const float * tr, int32_t n_vocab, const int32_t * ids, int k, int32_t y, float * logq, float & tail, float & logq_y) {
+    const double lse_t = log_sum_exp(tr, n_vocab);
+    for (int a = 0; a < k; ++a) logq[a] = (float) (tr[ids[a]] - lse_t);
+    tail = teacher_tail(logq, k);
+    logq_y = (float) (tr[y] - lse_t);
+}
+
+// fn(r, t) for rows r in [0, n), split among `threads` threads t in fixed contiguous ranges (deterministic for a
+// thread count); rows must be independent
+template <class F> void for_rows(int threads, int n, F && fn) {
+    const int nt = std::max(1, std::min(threads, n));
+    auto work = [&](int t) { for (int r = n * t / nt; r < n * (t + 1) / nt; ++r) fn(r, t); };
+    std::vector<std::thread> workers;
+    for (int t = 1; t < nt; ++t) workers.emplace_back(work, t);
+    work(0);
+    for (auto & w : workers) w.join();
+}
+
 // reverse KL(p || q) of one row over the top-k ids + the tail bucket (the loss graph's definition)
 double reverse_kl_row(const float * logp, const float * logq, float logq_tail, int k) {
     double sp = 0.0, kl = 0.0;
@@ -554,11 +574,7 @@ void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * tea
                 s.ids[o + a] = ids[a];
                 s.student_logp[o + a] = (float) (zr[ids[a]] - lse);
             }
-            const float * tr = tq + (size_t) r * V;
-            const double lse_t = log_sum_exp(tr, n_vocab);
-            for (int a = 0; a < k; ++a) s.teacher_logq[o + a] = (float) (tr[s.ids[o + a]] - lse_t);
-            s.teacher_tail[row] = teacher_tail(&s.teacher_logq[o], k);
-            s.sampled_logq[row] = (float) (tr[y] - lse_t);
+            teacher_row(tq + (size_t) r * V, n_vocab, &s.ids[o], k, y, &s.teacher_logq[o], s.teacher_tail[row], s.sampled_logq[row]);
         }
         const double iw = importance_weight(ex, row, s.sampled_logp[row], acc.clipped);
         const double w = job.row_weight * iw;
@@ -614,13 +630,8 @@ void sdpo_trainer::head_block(head_job & job, int row0, int n, const float * tea
     };
     // rows are independent (each writes its own slots of s and its own row of the buffer): split them among the
     // trainer's threads in fixed contiguous ranges, totals summed in thread order (deterministic for a thread count)
-    const int nt = std::max(1, std::min(cfg.threads, n));
-    std::vector<totals> acc(nt);
-    auto work = [&](int t) { for (int r = n * t / nt; r < n * (t + 1) / nt; ++r) one_row(r, acc[t]); };
-    std::vector<std::thread> workers;
-    for (int t = 1; t < nt; ++t) workers.emplace_back(work, t);
-    work(0);
-    for (auto & w : workers) w.join();
+    std::vector<totals> acc(std::max(1, std::min(cfg.threads, n)));
+    for_rows(cfg.threads, n, [&](int r, int t) { one_row(r, acc[t]); });
     for (const auto & a : acc) {
         job.loss += a.loss;
         job.weight_sum += a.weight_sum;
@@ -950,27 +961,37 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
     };
     auto timed = [](const std::function<void()> & f) { const double t = now_ms(); f(); return now_ms() - t; };
 
-    // Measurements alternate (prefill, teacher, prefill, teacher; forward, step, forward) and ratios use means,
-    // so that load from other processes during the run skews both sides alike.
+    // Measurements alternate (prefill, prefill with logits, teacher, teacher, prefill with logits, prefill; forward,
+    // step, forward) and ratios use means, so that load from other processes during the run skews both sides alike.
     scored_rows s;
     example_pass(ex, s, 1.0 / rows, false); // warm-up of both contexts; fills the ids and teacher values
     prefill();
+    // Teacher scoring = the teacher context's decode of the same tokens in score_rows' chunks with logits at every
+    // response row (the full-vocabulary output projection per row), then the step's host work per row (log-sum-exp,
+    // values at the student's ids), on the trainer's threads as in the step. Its fair baseline is the same decode
+    // (prefill_rows: logits at the same rows, nothing read); prefill (last row only) also leaves out the head.
+    double teacher_host_ms = 0;
     auto teacher_score = [&]() {
         score_rows(teacher_ctx, ex.teacher_prompt, ex.response, cfg.head_block_rows, [&](int row0, int n, const float * logits) {
-            for (int r = 0; r < n; ++r) {
+            const double t = now_ms();
+            for_rows(cfg.threads, n, [&](int r, int) {
                 const int row = row0 + r;
-                const float * lr = logits + (size_t) r * n_vocab;
-                const double lse = log_sum_exp(lr, n_vocab);
-                for (int a = 0; a < s.k; ++a) s.teacher_logq[(size_t) row * s.k + a] = (float) (lr[s.ids[(size_t) row * s.k + a]] - lse);
-                s.teacher_tail[row] = teacher_tail(&s.teacher_logq[(size_t) row * s.k], s.k);
-            }
+                const size_t o = (size_t) row * s.k;
+                teacher_row(logits + (size_t) r * n_vocab, n_vocab, &s.ids[o], s.k, ex.response[row], &s.teacher_logq[o],
+                            s.teacher_tail[row], s.sampled_logq[row]);
+            });
+            teacher_host_ms += now_ms() - t;
         });
     };
-    double prefill_ms = 0, teacher_ms = 0;
-    for (int rep = 0; rep < 2; ++rep) {
-        prefill_ms += timed(prefill) / 2;
-        teacher_ms += timed(teacher_score) / 2;
-    }
+    auto prefill_rows = [&]() { score_rows(teacher_ctx, ex.teacher_prompt, ex.response, cfg.head_block_rows, [](int, int, const float *) {}); };
+    double prefill_ms = 0, prefill_rows_ms = 0, teacher_ms = 0;
+    prefill_ms += timed(prefill) / 2;
+    prefill_rows_ms += timed(prefill_rows) / 2;
+    teacher_ms += timed(teacher_score) / 2;
+    teacher_ms += timed(teacher_score) / 2;
+    prefill_rows_ms += timed(prefill_rows) / 2;
+    prefill_ms += timed(prefill) / 2;
+    teacher_host_ms /= 2;
 
     // forward: the training forward (body, then the head block by block with the loss); backward: the same with
     // dL/dH per block and the body's forward + backward seeded with it (the step minus teacher scoring)
@@ -1000,7 +1021,11 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
     double update_ms = timed([&]() { apply_update(grads, take_gradient(grads)); });
     const double step_ms = backward_ms + update_ms;
     forward_ms = (forward_ms + timed(forward)) / 2;
+    // minor page faults of one whole step: buffers that are freed and faulted in again every step
+    rusage ru0{}, ru1{};
+    getrusage(RUSAGE_SELF, &ru0);
     const double full_step_ms = timed([&]() { step({ ex }); });
+    getrusage(RUSAGE_SELF, &ru1);
     return {
         { "tokens", n_tokens }, { "targets", rows }, { "threads", cfg.threads },
         { "step_ms", step_ms }, { "forward_ms", forward_ms }, { "ratio", step_ms / forward_ms },
@@ -1008,6 +1033,9 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
         { "optimizer_update_ms", update_ms }, { "first_backward_ms", first_backward_ms },
         { "full_step_ms", full_step_ms },
         { "teacher_score_ms", teacher_ms }, { "prefill_ms", prefill_ms }, { "teacher_ratio", teacher_ms / prefill_ms },
+        { "prefill_rows_ms", prefill_rows_ms }, { "teacher_host_ms", teacher_host_ms },
+        { "teacher_ratio_rows", teacher_ms / prefill_rows_ms },
+        { "full_step_minor_faults", (int64_t) (ru1.ru_minflt - ru0.ru_minflt) },
         { "peak_rss_mb", peak_rss_mb() },
     };
 }
