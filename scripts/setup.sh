@@ -37,6 +37,10 @@ bash scripts/setup-docker.sh
 step "native trainer"
 node bin/ttsd.js trainer build
 
+# the Vulkan trainer: test/trainer/device.test.ts runs it on lavapipe (the GPU code paths without a GPU)
+step "native trainer (Vulkan)"
+node bin/ttsd.js trainer build --vulkan
+
 step "llama-server (for --sampler server and its test)"
 node bin/ttsd.js model server build
 
