@@ -138,15 +138,15 @@ describe('trainer on a Vulkan device (lavapipe)', () => {
 
   it('F16 and Q8_0 bases: transposed copies made on the device (CPY of the transposed view; mul_mat by identity columns + CPY to Q8_0)', async () => {
     // Looser: the CPU rounds activations to the weight's dot type (F16, Q8_0) inside its matmuls, ggml-vulkan
-    // dequantizes the weights and keeps activations in f32 (measured: F16 3.5e-3 on the gradient norm, 3e-5 on the
-    // adapter; Q8_0 2.4e-2 and 9.4e-4). An untransposed or misplaced copy gives O(1).
+    // dequantizes the weights and keeps activations in f32 (measured: F16 1.4e-3 on the loss, 3.5e-3 on the gradient
+    // norm, 3e-5 on the adapter; Q8_0 6.4e-3, 5e-3 and 1.7e-4). An untransposed or misplaced copy gives O(1).
     const f16 = await compare('f16', 'plain');
     expect(f16.scalars).toBeLessThan(2e-2);
     expect(f16.adapter).toBeLessThan(1e-3);
     for (const ops of f16.cpuOps) expect(ops).toEqual([INPUT_LOOKUP]);
     const q8 = await compare('q8_0', 'plain');
-    expect(q8.scalars).toBeLessThan(1e-1);
-    expect(q8.adapter).toBeLessThan(1e-2);
+    expect(q8.scalars).toBeLessThan(5e-2);
+    expect(q8.adapter).toBeLessThan(2e-3);
     for (const ops of q8.cpuOps) expect(ops).toEqual([INPUT_LOOKUP]);
   }, 900_000);
 
