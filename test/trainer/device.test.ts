@@ -25,7 +25,8 @@ function stateDir(): string {
 // ggml-vulkan hides CPU-type Vulkan devices unless GGML_VK_VISIBLE_DEVICES names them: lavapipe is device 0 here
 const savedVisible = process.env.GGML_VK_VISIBLE_DEVICES;
 beforeAll(async () => {
-  await buildTrainer({ vulkan: true }); // scripts/setup.sh builds it; a cold build takes ~15 min on 2 cores
+  // scripts/setup.sh builds it (a cold build takes ~30 min on 2 busy cores); TTSD_TRAINER_EXE: a development build
+  if (!process.env.TTSD_TRAINER_EXE) await buildTrainer({ vulkan: true });
   process.env.GGML_VK_VISIBLE_DEVICES = '0';
 }, 3_600_000);
 afterAll(() => {
