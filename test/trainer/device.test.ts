@@ -74,7 +74,7 @@ async function run(config: TrainerConfig, steps: number): Promise<{ results: Tra
 const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 
 /** The same two steps on the CPU trainer and on the Vulkan one; the largest deviations and the Vulkan side's listings. */
-async function compare(type: 'f32' | 'f16' | 'q8_0', attention: 'plain' | 'fused') {
+async function compare(type: 'f32' | 'f16' | 'q8_0', attention: 'plain' | 'fused', margin: number) {
   const model = await tinyModel({ type });
   // SGD: the adapter after a step is the start minus lr × gradient, so its deviation is the gradient's. (AdamW's
   // first update is lr × sign(g): components with g near 0 flip sign on any rounding difference.)
@@ -90,10 +90,11 @@ async function compare(type: 'f32' | 'f16' | 'q8_0', attention: 'plain' | 'fused
     scalars = Math.max(scalars, relative(g.loss, c.loss), relative(g.klBefore, c.klBefore), relative(g.gradNorm, c.gradNorm));
     adapter = Math.max(adapter, adapterDeviation(gpu.adapters[s]!, cpu.adapters[s]!));
   }
-  // the devices' gap is small next to what one step changes (steps that changed nothing would agree trivially)
+  // the devices' gap is small next to what one step changes (steps that changed nothing would agree trivially):
+  // measured step change / gap: F32 1500x, F16 33x, Q8_0 6x
   const change = adapterDeviation(cpu.adapters[1]!, cpu.adapters[0]!);
   console.log(`${type} ${attention}: loss/KL/grad-norm ${scalars.toExponential(2)}, adapter ${adapter.toExponential(2)} (one step changes it by ${change.toExponential(2)}); Vulkan cpuOps ${JSON.stringify(gpu.results.map((r) => r.cpuOps))}`);
-  expect(change).toBeGreaterThan(10 * adapter);
+  expect(change).toBeGreaterThan(margin * adapter);
   return { scalars, adapter, cpuOps: gpu.results.map((r) => r.cpuOps!) };
 }
 
@@ -120,14 +121,14 @@ describe('trainer on a Vulkan device (lavapipe)', () => {
     // KL (~0.05) is a difference of entropy-sized terms (~12 nats over the 152k vocabulary), so 1e-7 relative on
     // those is ~1e-4 on it (measured: 1.2e-4 loss/KL, 2e-4 gradient norm, 7e-7 adapter). A wrong op, a missing
     // gradient path or a stale transposed copy moves them by O(1).
-    const r = await compare('f32', 'plain');
+    const r = await compare('f32', 'plain', 100);
     expect(r.scalars).toBeLessThan(1e-3);
     expect(r.adapter).toBeLessThan(1e-5);
     for (const ops of r.cpuOps) expect(ops).toEqual([INPUT_LOOKUP]);
   }, 900_000);
 
   it('the fused attention is a CPU-only custom op: the listing shows it (CUSTOM), and the step still agrees', async () => {
-    const r = await compare('f32', 'fused');
+    const r = await compare('f32', 'fused', 100);
     for (const ops of r.cpuOps) {
       expect(ops).toContain(INPUT_LOOKUP);
       expect(ops.some((op) => /^CUSTOM×\d+$/.test(op))).toBe(true); // forward + its two backward ops, per layer
@@ -141,11 +142,11 @@ describe('trainer on a Vulkan device (lavapipe)', () => {
     // Looser: the CPU rounds activations to the weight's dot type (F16, Q8_0) inside its matmuls, ggml-vulkan
     // dequantizes the weights and keeps activations in f32 (measured: F16 1.4e-3 on the loss, 3.5e-3 on the gradient
     // norm, 3e-5 on the adapter; Q8_0 6.4e-3, 5e-3 and 1.7e-4). An untransposed or misplaced copy gives O(1).
-    const f16 = await compare('f16', 'plain');
+    const f16 = await compare('f16', 'plain', 10);
     expect(f16.scalars).toBeLessThan(2e-2);
     expect(f16.adapter).toBeLessThan(1e-3);
     for (const ops of f16.cpuOps) expect(ops).toEqual([INPUT_LOOKUP]);
-    const q8 = await compare('q8_0', 'plain');
+    const q8 = await compare('q8_0', 'plain', 3);
     expect(q8.scalars).toBeLessThan(5e-2);
     expect(q8.adapter).toBeLessThan(2e-3);
     for (const ops of q8.cpuOps) expect(ops).toEqual([INPUT_LOOKUP]);
@@ -156,7 +157,7 @@ describe('trainer on a Vulkan device (lavapipe)', () => {
     delete process.env.GGML_VK_VISIBLE_DEVICES;
     try {
       await expect(NativeTrainer.start(testConfig(await tinyModel(), stateDir(), { device: 'vulkan', gpuLayers: -1 }))).rejects.toThrow(
-        /^device vulkan: no Vulkan device found \(ggml-vulkan lists CPU-type devices such as Mesa's lavapipe only when GGML_VK_VISIBLE_DEVICES names them\)$/,
+        /^trainer: device vulkan: no Vulkan device found \(ggml-vulkan lists CPU-type devices such as Mesa's lavapipe only when GGML_VK_VISIBLE_DEVICES names them\)$/,
       );
     } finally {
       process.env.GGML_VK_VISIBLE_DEVICES = saved;
@@ -169,7 +170,7 @@ describe('trainer on a Vulkan device (lavapipe)', () => {
     try {
       const start = NativeTrainer.start(testConfig(await tinyModel(), stateDir(), { device: 'vulkan', gpuLayers: -1 }));
       await expect(start).rejects.toThrow(TrainerRequestError);
-      await expect(start).rejects.toThrow(/^device vulkan: this trainer was built without Vulkan \(ttsd trainer build --vulkan builds one\)$/);
+      await expect(start).rejects.toThrow(/^trainer: device vulkan: this trainer was built without Vulkan \(ttsd trainer build --vulkan builds one\)$/);
     } finally {
       if (saved === undefined) delete process.env.TTSD_TRAINER_EXE;
       else process.env.TTSD_TRAINER_EXE = saved;
