@@ -12,8 +12,11 @@ mkdir -p "$TTSD_CACHE"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 
 # python3-numpy: scripts/device-check.sh writes its models with gguf-py (test/scripts/device-check.test.ts);
-# slurmctld, slurmd, slurm-client and munge: the one-node SLURM cluster of the sharding test (scripts/slurm/cluster.sh).
-APT_PACKAGES=(docker.io mmdebstrap cmake g++ make git ca-certificates chromium python3 python3-numpy slurmctld slurmd slurm-client munge)
+# slurmctld, slurmd, slurm-client and munge: the one-node SLURM cluster of the sharding test (scripts/slurm/cluster.sh);
+# libvulkan-dev, glslc, spirv-headers: the Vulkan trainer build (ttsd trainer build --vulkan); mesa-vulkan-drivers: Mesa's
+# lavapipe, a conformant Vulkan device that runs on the CPU, on which test/trainer/device.test.ts runs the GPU code paths.
+APT_PACKAGES=(docker.io mmdebstrap cmake g++ make git ca-certificates chromium python3 python3-numpy slurmctld slurmd slurm-client munge
+  libvulkan-dev glslc spirv-headers mesa-vulkan-drivers)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -33,6 +36,10 @@ bash scripts/setup-docker.sh
 
 step "native trainer"
 node bin/ttsd.js trainer build
+
+# the Vulkan trainer: test/trainer/device.test.ts runs it on lavapipe (the GPU code paths without a GPU)
+step "native trainer (Vulkan)"
+node bin/ttsd.js trainer build --vulkan
 
 step "llama-server (for --sampler server and its test)"
 node bin/ttsd.js model server build

@@ -186,14 +186,16 @@ def run_compare(args, gguf, manifest, out: str, deadline: Deadline, report: dict
                 raise RuntimeError(f"the trainer reads {info['nVocab']} tokens, the model was written with {facts['vocab']}")
             for batch in batches:
                 r = t.send(encode_step(batch), min(300, deadline.left()))
-                steps.append({**{k: r.get(k) for k in (*SCALARS, "skipped", "ms", "tokens")},
+                steps.append({**{k: r.get(k) for k in (*SCALARS, "skipped", "ms", "tokens", "cpuOps")},
                               "adapter": read_adapter(gguf, r["adapterPath"])})
         finally:
             t.close()
         runs.append(steps)
         last = steps[-1]
         say(f"compare run {i + 1}/2 on {device}: 2 steps, loss {number(steps[0]['loss']):.6g} -> {number(last['loss']):.6g}, "
-            f"KL {number(steps[0]['klBefore']):.6g} -> {number(last['klAfter']):.6g}, {sum(number(s['ms']) for s in steps):.0f} ms")
+            f"KL {number(steps[0]['klBefore']):.6g} -> {number(last['klAfter']):.6g}, {sum(number(s['ms']) for s in steps):.0f} ms"
+            # the nodes the trainer's schedulers placed on the CPU (empty on the CPU device by definition)
+            + (f"; nodes on the CPU: {', '.join(last.get('cpuOps') or []) or 'none'}" if device != "cpu" else ""))
     section["steps"], ok = compare_runs(runs, devices, tol)
     for step in section["steps"]:
         say(f"compare step {step['step']}: max rel diff loss/KL/grad-norm {max(step['rel_diff'].values()):.2e} (tolerance {tol['scalars_rel']:g}), "
@@ -337,7 +339,8 @@ def bench_one(args, gguf, manifest, out, deadline, exe, device, name, tokens, mo
         entry["attempts"].append({"tokens": tokens, "error": None})
         gpu_text = f", peak GPU {gpu.peak} MiB (device total, {gpu.baseline} before)" if gpu.peak is not None else ""
         say(f"bench {name} at {tokens} tokens on {device}: step {r['step_ms']:.0f} ms, forward {r['forward_ms']:.0f} ms "
-            f"(ratio {r['ratio']:.2f}), {r['tokens_per_s']:.0f} tokens/s, peak RSS {r['peak_rss_mb']:.0f} MiB{gpu_text}")
+            f"(ratio {r['ratio']:.2f}), {r['tokens_per_s']:.0f} tokens/s, peak RSS {r['peak_rss_mb']:.0f} MiB{gpu_text}"
+            + (f"; nodes on the CPU: {', '.join(r.get('cpuOps') or []) or 'none'}" if device != "cpu" else ""))
         return True
     except (TrainerError, OSError, RuntimeError, ValueError) as e:
         attempt = {"tokens": tokens, "error": str(e)}

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { buildTrainer, requireNvcc, trainerBuildKey } from '../trainer/build.js';
+import { buildTrainer, requireNvcc, requireVulkanTools, trainerBuildKey } from '../trainer/build.js';
 import { gpuSettings } from './model.js';
 import { defaultTrainerConfig } from '../trainer/defaults.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
@@ -16,9 +16,11 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
     .command('build')
     .description('build the trainer executable into the cache (instant when this recipe is already built)')
     .option('--cuda', 'the CUDA trainer: GGML_CUDA=ON for NVIDIA GPUs, cached beside the CPU build (needs nvcc: $CUDACXX, PATH or /usr/local/cuda/bin)')
-    .action(async (o: { cuda?: boolean }) => {
+    .option('--vulkan', 'the Vulkan trainer: GGML_VULKAN=ON, cached beside the CPU build (needs glslc and the Vulkan headers)')
+    .action(async (o: { cuda?: boolean; vulkan?: boolean }) => {
+      if (o.cuda && o.vulkan) throw new UserError('trainer build: --cuda or --vulkan, not both');
       const started = performance.now();
-      const path = await buildTrainer({ cuda: o.cuda === true, log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
+      const path = await buildTrainer({ cuda: o.cuda === true, vulkan: o.vulkan === true, log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
       process.stdout.write(`${path} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
     });
 
@@ -39,13 +41,14 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
     .option('--rank <n>', 'LoRA rank on every projection', positiveInteger, 16)
     .option('--low-memory', 'without transposed copies of the base weights (the slower OUT_PROD backward)')
     .option('--attention <kind>', 'fused: causal attention whose backward recomputes the softmax (O(n) memory); plain: the materialised n² softmax', 'fused')
-    .option('--gpu <mode>', 'cuda: the CUDA trainer with the model on the GPU (built once, cached); off: the CPU trainer', 'off')
-    .option('--gpu-layers <n|max>', 'model layers on the GPU with --gpu cuda', 'max')
+    .option('--gpu <mode>', 'cuda / vulkan: the CUDA / Vulkan trainer with the model on the GPU (built once, cached); off: the CPU trainer', 'off')
+    .option('--gpu-layers <n|max>', 'model layers on the GPU with --gpu cuda or vulkan', 'max')
     .option('--json', 'print one JSON object')
     .action(async (o: { model: string; tokens: number; threads: number; rank: number; lowMemory?: boolean; attention: string; gpu: string; gpuLayers: string; json?: boolean }) => {
       const { gpu, gpuLayers } = gpuSettings(o.gpu, o.gpuLayers);
-      if (gpu !== 'cuda' && gpu !== 'off') throw new UserError(`bench trainer: --gpu must be cuda or off (the trainer has no ${gpu} build), got ${o.gpu}`);
+      if (gpu !== 'cuda' && gpu !== 'vulkan' && gpu !== 'off') throw new UserError(`bench trainer: --gpu must be cuda, vulkan or off (the trainer has no ${gpu} build), got ${o.gpu}`);
       if (gpu === 'cuda') requireNvcc();
+      if (gpu === 'vulkan') requireVulkanTools();
       if (o.attention !== 'fused' && o.attention !== 'plain') throw new UserError(`bench trainer: --attention must be fused or plain, got ${o.attention}`);
       const attention: TrainerAttention = o.attention;
       const stateDir = mkdtempSync(join(tmpdir(), 'ttsd-bench-trainer-'));
@@ -57,17 +60,20 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
             maxTokens: Math.max(o.tokens + 8, 64),
             transposedWeights: o.lowMemory !== true,
             attention,
-            ...(gpu === 'cuda' && { device: 'cuda' as const, gpuLayers: gpuLayers === 'max' ? -1 : gpuLayers }),
+            ...(gpu !== 'off' && { device: gpu, gpuLayers: gpuLayers === 'max' ? -1 : gpuLayers }),
           }),
         );
         try {
-          const result = { model: o.model, device: gpu === 'cuda' ? 'cuda' : 'cpu', attention, ...(await t.bench(o.tokens)) };
+          // cpuOps: the nodes the scheduler placed on the CPU while the model is on the device, by op (empty on the CPU)
+          const result = { model: o.model, device: gpu === 'off' ? 'cpu' : gpu, attention, ...(await t.bench(o.tokens)) };
           if (o.json) {
             process.stdout.write(`${JSON.stringify(result)}\n`);
           } else {
             for (const [key, value] of Object.entries(result)) {
+              if (key === 'cpuOps') continue;
               process.stdout.write(`${key}: ${typeof value === 'number' ? +value.toFixed(3) : value}\n`);
             }
+            process.stdout.write(`cpuOps: ${cpuOpsLine(result.device, result.cpuOps)}\n`);
           }
         } finally {
           await t.close();
@@ -76,6 +82,12 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
         rmSync(stateDir, { recursive: true, force: true });
       }
     });
+}
+
+/** The placement listing in words: what the scheduler put on the CPU, or why nothing is listed. */
+export function cpuOpsLine(device: string, ops: string[]): string {
+  if (device === 'cpu') return 'none listed (the CPU device runs every node by definition)';
+  return ops.length === 0 ? `none (every node of the training and head graphs on ${device})` : ops.join(', ');
 }
 
 function positiveInteger(value: string): number {

@@ -18,6 +18,11 @@ import { processAlive } from '../process.js';
 export interface BuildOptions {
   /** GGML_CUDA=ON for NVIDIA GPUs: needs nvcc (findNvcc), cached under its own key; not testable on the CPU-only CI. */
   cuda?: boolean;
+  /**
+   * GGML_VULKAN=ON: needs glslc and the Vulkan headers (requireVulkanTools), cached under its own key. Runs on any
+   * Vulkan 1.2+ device, Mesa's lavapipe (a CPU implementation) included, which is how the GPU code paths are tested.
+   */
+  vulkan?: boolean;
   /** Progress lines (the build takes ~5 min on 2 cores the first time). */
   log?: (line: string) => void;
 }
@@ -55,8 +60,37 @@ export function requireNvcc(env: NodeJS.ProcessEnv = process.env, fallbacks?: st
   return nvcc;
 }
 
-/** CMake flags of a build: the CPU trainer, or with `cuda` the CUDA one (ggml-cuda; nvcc given to CMake explicitly). */
+/** The one line a `--vulkan` build without the Vulkan build tools fails with. */
+export const NO_VULKAN_TOOLS_MESSAGE =
+  'the Vulkan trainer needs glslc and the Vulkan headers (Debian: apt-get install libvulkan-dev glslc spirv-headers; scripts/setup.sh installs them)';
+
+/** What a `--vulkan` build lacks: 'glslc', 'headers' (vulkan/vulkan.h under $VULKAN_SDK/include or /usr/include), or null. */
+export function missingVulkanTools(env: NodeJS.ProcessEnv = process.env, includeDirs = ['/usr/include', '/usr/local/include']): string | null {
+  const onPath = (name: string) =>
+    (env.PATH ?? '').split(delimiter).some((dir) => {
+      try {
+        accessSync(join(dir, name), fsConstants.X_OK);
+        return dir !== '';
+      } catch {
+        return false;
+      }
+    });
+  const sdk = env.VULKAN_SDK;
+  if (!onPath('glslc')) return 'glslc';
+  const dirs = sdk ? [join(sdk, 'include'), ...includeDirs] : includeDirs;
+  if (!dirs.some((dir) => existsSync(join(dir, 'vulkan', 'vulkan.h')))) return 'headers';
+  return null;
+}
+
+/** Refuses a `--vulkan` build without glslc or the headers, in one line. */
+export function requireVulkanTools(env: NodeJS.ProcessEnv = process.env, includeDirs?: string[]): void {
+  const missing = missingVulkanTools(env, includeDirs);
+  if (missing) throw new UserError(`${NO_VULKAN_TOOLS_MESSAGE}: ${missing === 'glslc' ? 'no glslc on PATH' : 'no vulkan/vulkan.h'}`);
+}
+
+/** CMake flags of a build: the CPU trainer, or with `cuda` the CUDA one (ggml-cuda; nvcc given to CMake explicitly), or with `vulkan` the Vulkan one. */
 export function cmakeFlags(options: BuildOptions & { nvcc?: string }): string[] {
+  if (options.cuda && options.vulkan) throw new UserError('a trainer build is either --cuda or --vulkan, not both');
   return [
     '-DCMAKE_BUILD_TYPE=Release',
     // the trainer is built on the machine that runs it, so tune for its CPU (and, with CUDA, ggml's
@@ -64,6 +98,8 @@ export function cmakeFlags(options: BuildOptions & { nvcc?: string }): string[] 
     '-DGGML_NATIVE=ON',
     `-DGGML_CUDA=${options.cuda ? 'ON' : 'OFF'}`,
     ...(options.cuda && options.nvcc ? [`-DCMAKE_CUDA_COMPILER=${options.nvcc}`] : []),
+    // only named when on, so that the CPU and CUDA recipes (and their cache keys) stay what they were
+    ...(options.vulkan ? ['-DGGML_VULKAN=ON'] : []),
   ];
 }
 
@@ -73,6 +109,15 @@ export async function compilerId(): Promise<string> {
     return stdout.split('\n')[0] ?? '';
   } catch {
     throw new UserError('no C++ compiler (c++) found; install g++ and cmake (scripts/setup.sh does)');
+  }
+}
+
+async function glslcId(): Promise<string> {
+  try {
+    const { stdout } = await execa('glslc', ['--version']);
+    return stdout.split('\n')[0] ?? '';
+  } catch {
+    throw new UserError(NO_VULKAN_TOOLS_MESSAGE);
   }
 }
 
@@ -91,11 +136,13 @@ async function nvccId(nvcc: string): Promise<string> {
  */
 export async function libraryBuildKey(options: BuildOptions = {}): Promise<string> {
   const nvcc = options.cuda ? requireNvcc() : undefined;
+  if (options.vulkan) requireVulkanTools();
   const hash = createHash('sha256');
   hash.update(`llama.cpp ${bundledLlamaTag()}\n`);
   hash.update(readFileSync(patchFile));
   // the flags without nvcc's path (a toolkit moved elsewhere is the same compiler): its release below
-  hash.update(cmakeFlags({ cuda: options.cuda }).join(' '));
+  hash.update(cmakeFlags({ cuda: options.cuda, vulkan: options.vulkan }).join(' '));
+  if (options.vulkan) hash.update(`glslc ${await glslcId()}`);
   hash.update(await compilerId());
   if (nvcc) hash.update(`nvcc ${await nvccId(nvcc)}`);
   return hash.digest('hex').slice(0, 16);
@@ -156,6 +203,7 @@ async function buildLocked(
     await runBuildStep('trainer build', 'git', ['apply', '--whitespace=nowarn', patchFile], llama, log);
   }
   const nvcc = options.cuda ? requireNvcc() : undefined;
+  if (options.vulkan) requireVulkanTools();
   const configure = ['-S', nativeSourceDir, '-B', build, `-DLLAMA_SOURCE_DIR=${llama}`, ...cmakeFlags({ ...options, nvcc })];
   try {
     await runBuildStep('trainer build', 'cmake', configure, libraryDir, log);
@@ -168,7 +216,7 @@ async function buildLocked(
   log(
     existsSync(ready)
       ? `compiling the trainer (${jobs} jobs)`
-      : `compiling llama.cpp${options.cuda ? ' with CUDA (ggml-cuda: much longer than the CPU build)' : ''} and the trainer with ${jobs} jobs (about 5 minutes on 2 cores${options.cuda ? ' for the CPU part alone' : ''})`,
+      : `compiling llama.cpp${options.cuda ? ' with CUDA (ggml-cuda: much longer than the CPU build)' : ''}${options.vulkan ? ' with Vulkan (its shaders: longer than the CPU build)' : ''} and the trainer with ${jobs} jobs (about 5 minutes on 2 cores${options.cuda || options.vulkan ? ' for the CPU part alone' : ''})`,
   );
   await runBuildStep('trainer build', 'cmake', ['--build', build, '--target', executableName, '-j', jobs], libraryDir, log);
   writeFileSync(ready, `${new Date().toISOString()}\n`);

@@ -20,7 +20,12 @@ export interface TrainerInfo {
   nTensors: number;
   /** How its training graph attends (TrainerConfig.attention). */
   attention: TrainerAttention;
-  /** Ops of the training graph a GPU build runs on the CPU (the fused attention has no GPU kernel); empty on the CPU. */
+  /**
+   * Nodes the scheduler placed on the CPU while the model is on a GPU device, as "OP×count" by op name, read
+   * from the scheduler after the training graph (forward + backward) and the head graph were allocated: at
+   * init nothing has run yet, so the init reply's list is empty; the step and bench replies carry the real
+   * one (TrainStepResult.cpuOps, TrainerBench.cpuOps). Always empty on the CPU device (everything is there).
+   */
   cpuOps: string[];
 }
 
@@ -70,6 +75,14 @@ export interface TrainerBench {
   /** Minor page faults during one whole step. */
   full_step_minor_faults: number;
   peak_rss_mb: number;
+  /** See TrainerInfo.cpuOps: the CPU-placed nodes of the bench's training and head graphs. */
+  cpuOps: string[];
+}
+
+/** A reply's cpuOps, checked: a list of op names with counts. */
+function opList(value: unknown, what: string): string[] {
+  if (!Array.isArray(value) || !value.every((op) => typeof op === 'string')) throw new TrainerRequestError(`trainer ${what} reply: cpuOps must be a list of op names, got ${JSON.stringify(value)}`);
+  return value as string[];
 }
 
 const STDERR_LINES_KEPT = 40;
@@ -109,7 +122,7 @@ export class NativeTrainer implements Trainer {
   /** Starts a trainer process (building it first if needed) and initialises it with `config`. */
   static async start(config: TrainerConfig): Promise<NativeTrainer> {
     // TTSD_TRAINER_EXE: a development build of native/ used instead of the cached one
-    const executable = process.env.TTSD_TRAINER_EXE ?? (await buildTrainer({ cuda: config.device === 'cuda' }));
+    const executable = process.env.TTSD_TRAINER_EXE ?? (await buildTrainer({ cuda: config.device === 'cuda', vulkan: config.device === 'vulkan' }));
     mkdirSync(config.stateDir, { recursive: true });
     const child = execa(executable, [], {
       stdin: 'pipe',
@@ -171,6 +184,7 @@ export class NativeTrainer implements Trainer {
       adapterPath: String(header.adapterPath),
       isWeightMean: number('isWeightMean'),
       isClipped: number('isClipped'),
+      cpuOps: opList(header.cpuOps, 'step'),
     };
   }
 
@@ -182,6 +196,7 @@ export class NativeTrainer implements Trainer {
   async bench(tokens: number): Promise<TrainerBench> {
     const header = await this.request({ cmd: 'bench', tokens });
     delete header.ok;
+    opList(header.cpuOps, 'bench');
     return header as unknown as TrainerBench;
   }
 

@@ -17,6 +17,9 @@ export type LossKind = 'distill' | 'policy_gradient' | 'cross_entropy';
  */
 export type TeacherKind = 'ema' | 'trust_region' | 'frozen' | 'live';
 
+/** Where the trainer computes: TrainerConfig.device (each GPU kind is its own build of the trainer). */
+export type TrainerDevice = 'cpu' | 'cuda' | 'vulkan';
+
 /** How the trainer's training graph attends: TrainerConfig.attention. */
 export type TrainerAttention = 'fused' | 'plain';
 
@@ -68,11 +71,14 @@ export interface TrainerConfig {
    */
   attention?: TrainerAttention;
   /**
-   * 'cuda': the trainer built with GGML_CUDA (`ttsd trainer build --cuda`, cached beside the CPU
-   * one) runs the step; the process refuses at init when its build has no GPU backend. Default 'cpu'.
+   * 'cuda' / 'vulkan': the trainer built with GGML_CUDA / GGML_VULKAN (`ttsd trainer build --cuda`
+   * / `--vulkan`, cached beside the CPU one) runs the step with the model's layers (gpuLayers) and
+   * the output head on that device; the process refuses at init when its build has no such device.
+   * ggml-vulkan lists CPU-type Vulkan devices (Mesa's lavapipe) only when GGML_VK_VISIBLE_DEVICES
+   * names them. Default 'cpu'.
    */
-  device?: 'cpu' | 'cuda';
-  /** Model layers on the GPU for device 'cuda' (−1 = all of them; default 0 = none). */
+  device?: TrainerDevice;
+  /** Model layers on the GPU for device 'cuda' / 'vulkan' (−1 = all of them; default 0 = none). */
   gpuLayers?: number;
   /**
    * Rows of logits the trainer holds at a time (default 256): the output projection, log-softmax,
@@ -148,6 +154,8 @@ export interface TrainStepResult {
   adapterPath: string; // the new student adapter (a new versioned file each step)
   isWeightMean: number; // mean importance weight over the unmasked response tokens (1 when isClip is off; policy_gradient: mean ratio r_t)
   isClipped: number; // fraction of those tokens whose ratio exceeded isClip (policy_gradient: where the PPO clip binds)
+  /** Nodes of this step's training and head graphs the scheduler placed on the CPU while the model is on a GPU ("OP×n"); [] on the CPU device. */
+  cpuOps?: string[];
 }
 
 export interface Trainer {

@@ -1,13 +1,13 @@
 // `ttsd bench trainer` as a user runs it: one JSON object with the issue's keys, measured side
 // by side in one run (values are not judged here: speed is the benchmark's business, not a
 // test's), with and without the transposed-weight backward. ~20 s.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import { buildTrainer, cmakeFlags, findNvcc, libraryBuildKey, NO_NVCC_MESSAGE, requireNvcc, trainerBuildKey } from '../../src/trainer/build.js';
+import { buildTrainer, cmakeFlags, findNvcc, libraryBuildKey, missingVulkanTools, NO_NVCC_MESSAGE, NO_VULKAN_TOOLS_MESSAGE, requireNvcc, trainerBuildKey } from '../../src/trainer/build.js';
 import { defaultTrainerConfig } from '../../src/trainer/defaults.js';
 import { NativeTrainer } from '../../src/trainer/native-trainer.js';
 import { tinyModel } from '../helpers/models.js';
@@ -66,6 +66,26 @@ describe('trainer build: CPU or CUDA', () => {
       '-DGGML_CUDA=ON',
       '-DCMAKE_CUDA_COMPILER=/opt/cuda/bin/nvcc',
     ]);
+    expect(cmakeFlags({ vulkan: true })).toEqual(['-DCMAKE_BUILD_TYPE=Release', '-DGGML_NATIVE=ON', '-DGGML_CUDA=OFF', '-DGGML_VULKAN=ON']);
+    expect(() => cmakeFlags({ vulkan: true, cuda: true })).toThrow(/either --cuda or --vulkan/);
+  });
+
+  it('vulkan: glslc on PATH and vulkan/vulkan.h, else one line naming what is missing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ttsd-vulkan-'));
+    try {
+      writeFileSync(join(dir, 'glslc'), '#!/bin/sh\n', { mode: 0o755 });
+      mkdirSync(join(dir, 'include', 'vulkan'), { recursive: true });
+      expect(missingVulkanTools({ PATH: '/nonexistent' }, [join(dir, 'include')])).toBe('glslc');
+      expect(missingVulkanTools({ PATH: dir }, [join(dir, 'include')])).toBe('headers');
+      writeFileSync(join(dir, 'include', 'vulkan', 'vulkan.h'), '');
+      expect(missingVulkanTools({ PATH: dir }, [join(dir, 'include')])).toBeNull();
+      expect(missingVulkanTools({ PATH: dir, VULKAN_SDK: dir }, [])).toBeNull(); // $VULKAN_SDK/include
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // this machine: scripts/setup.sh installs them, and the Vulkan trainer has its own cache key
+    expect(missingVulkanTools()).toBeNull();
+    expect(await libraryBuildKey({ vulkan: true })).not.toBe(await libraryBuildKey());
   });
 
   it('nvcc: $CUDACXX first, then PATH, then the toolkit fallbacks; none → one clear line', () => {
@@ -99,9 +119,15 @@ describe('trainer build: CPU or CUDA', () => {
       expect(exitCode, args.join(' ')).not.toBe(0);
       expect(stderr).toBe(`ttsd: ${NO_NVCC_MESSAGE}`);
     }
-    const vulkan = await execa('node', ['bin/ttsd.js', 'bench', 'trainer', '--model', 'm.gguf', '--gpu', 'vulkan'], { reject: false });
-    expect(vulkan.exitCode).not.toBe(0);
-    expect(vulkan.stderr).toBe('ttsd: bench trainer: --gpu must be cuda or off (the trainer has no vulkan build), got vulkan');
+    // without glslc (node by its full path: PATH holds nothing)
+    for (const args of [['trainer', 'build', '--vulkan'], ['bench', 'trainer', '--model', 'm.gguf', '--gpu', 'vulkan']]) {
+      const { stderr, exitCode } = await execa(process.execPath, ['bin/ttsd.js', ...args], { reject: false, env: { PATH: '/nonexistent' }, extendEnv: false });
+      expect(exitCode, args.join(' ')).not.toBe(0);
+      expect(stderr).toBe(`ttsd: ${NO_VULKAN_TOOLS_MESSAGE}: no glslc on PATH`);
+    }
+    const metal = await execa('node', ['bin/ttsd.js', 'bench', 'trainer', '--model', 'm.gguf', '--gpu', 'auto'], { reject: false });
+    expect(metal.exitCode).not.toBe(0);
+    expect(metal.stderr).toBe('ttsd: bench trainer: --gpu must be cuda, vulkan or off (the trainer has no auto build), got auto');
   });
 });
 
@@ -114,7 +140,7 @@ describe('trainer device', () => {
     process.env.TTSD_TRAINER_EXE = executable; // the CPU build (a device 'cuda' config would otherwise build the CUDA one)
     try {
       await expect(NativeTrainer.start(defaultTrainerConfig(model, stateDir, { device: 'cuda', gpuLayers: -1 }))).rejects.toThrow(
-        /device cuda: this trainer was built without a GPU backend \(ttsd trainer build --cuda builds one\)/,
+        /device cuda: this trainer was built without CUDA \(ttsd trainer build --cuda builds one\)/,
       );
       await expect(NativeTrainer.start(defaultTrainerConfig(model, stateDir, { gpuLayers: 4 }))).rejects.toThrow(/gpuLayers needs device cuda/);
     } finally {

@@ -6,7 +6,7 @@
 //                                     then float32 token weights of each example with w = r (w = 0: none); a = the
 //                                     example's advantage / weight (absent: none)
 //                                     -> {"ok":true, step, loss, klBefore, klAfter, gradNorm, tokens, ms, skipped, adapterPath,
-//                                         isWeightMean, isClipped}
+//                                         isWeightMean, isClipped, cpuOps}
 //   {"cmd":"save"} -> {"ok":true}      {"cmd":"bench", tokens} -> {"ok":true, ...timings}      {"cmd":"shutdown"}
 // A request that cannot be served answers {"error": "..."}; "fatal": true means the process exits next.
 // Logs go to stderr; stdout carries frames only (fd 1 is redirected to stderr so that stray prints cannot
@@ -14,6 +14,7 @@
 #include "protocol.h"
 #include "sdpo_step.h"
 
+#include "ggml-backend.h"
 #include "llama.h"
 
 #include <unistd.h>
@@ -79,22 +80,35 @@ static nlohmann::json to_json(const step_result & r) {
         { "ok", true }, { "step", r.step }, { "loss", r.loss }, { "klBefore", r.kl_before }, { "klAfter", r.kl_after },
         { "gradNorm", r.grad_norm }, { "tokens", r.tokens }, { "ms", r.ms }, { "skipped", r.skipped },
         { "adapterPath", r.adapter_path }, { "isWeightMean", r.is_weight_mean }, { "isClipped", r.is_clipped },
+        { "cpuOps", r.cpu_ops },
     };
 }
 
-// Device of the init config (TrainerConfig.device / gpuLayers): 'cuda' asks for the GGML_CUDA build, and a
-// trainer built without a GPU backend refuses it here rather than silently training on the CPU.
-// Returns the layers to offload (-1 = all) for the model's llama_model_params::n_gpu_layers.
-static int check_device(const nlohmann::json & init) {
+// Device of the init config (TrainerConfig.device / gpuLayers): 'cuda' / 'vulkan' ask for the GGML_CUDA / GGML_VULKAN
+// build, and a trainer without a device of that backend refuses it here rather than silently training on the CPU.
+static void check_device(const nlohmann::json & init) {
     const std::string device = init.value("device", std::string("cpu"));
     const int gpu_layers = init.value("gpuLayers", 0);
-    if (device != "cpu" && device != "cuda") throw std::invalid_argument("device must be cpu or cuda, got " + device);
+    if (device != "cpu" && device != "cuda" && device != "vulkan") throw std::invalid_argument("device must be cpu, cuda or vulkan, got " + device);
     if (gpu_layers < -1) throw std::invalid_argument("gpuLayers must be -1 (all) or a layer count");
-    if (device == "cuda" && !llama_supports_gpu_offload()) {
-        throw std::invalid_argument("device cuda: this trainer was built without a GPU backend (ttsd trainer build --cuda builds one)");
+    if (device == "cpu") {
+        if (gpu_layers != 0) throw std::invalid_argument("gpuLayers needs device cuda or vulkan");
+        return;
     }
-    if (device == "cpu" && gpu_layers != 0) throw std::invalid_argument("gpuLayers needs device cuda");
-    return device == "cuda" ? gpu_layers : 0;
+    // by the backend's registered name ("CUDA", "Vulkan") and the device's declared type
+    const std::string reg_name = device == "cuda" ? "CUDA" : "Vulkan";
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        const auto type = ggml_backend_dev_type(dev);
+        ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(dev);
+        if ((type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) && reg && reg_name == ggml_backend_reg_name(reg)) return;
+    }
+    const bool built = ggml_backend_reg_by_name(reg_name.c_str()) != nullptr;
+    throw std::invalid_argument(
+        "device " + device + ": " +
+        (!built ? "this trainer was built without " + reg_name + " (ttsd trainer build --" + device + " builds one)"
+                : "no " + reg_name + " device found" +
+                      (device == "vulkan" ? " (ggml-vulkan lists CPU-type devices such as Mesa's lavapipe only when GGML_VK_VISIBLE_DEVICES names them)" : "")));
 }
 
 int main() {

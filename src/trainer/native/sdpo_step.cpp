@@ -190,7 +190,8 @@ trainer_config parse_config(const nlohmann::json & j) {
     c.attn_fused = attention == "fused";
     c.head_block_rows = j.value("headBlockRows", 256);
     c.measure_kl_after = j.value("measureKlAfter", false);
-    c.gpu_layers = j.value("device", std::string("cpu")) == "cuda" ? j.value("gpuLayers", 0) : 0;
+    c.device = j.value("device", std::string("cpu"));
+    c.gpu_layers = c.device != "cpu" ? j.value("gpuLayers", 0) : 0;
     if (c.rank < 1 || c.top_k < 1 || c.threads < 1 || c.max_tokens < 8 || c.head_block_rows < 1) {
         throw std::runtime_error("invalid trainer config");
     }
@@ -216,7 +217,10 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     if (!why.empty()) throw std::invalid_argument(why);
 
     llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = cfg.gpu_layers; // 0 on the CPU build; -1 (all) or N with --gpu cuda
+    mp.n_gpu_layers = cfg.gpu_layers; // 0 on the CPU; -1 (all) or N with device cuda / vulkan
+    // device cpu: no GPU device at all, also in a GPU build (its scheduler would otherwise hold the GPU backend too)
+    static ggml_backend_dev_t no_devices[] = { nullptr };
+    if (cfg.device == "cpu") mp.devices = no_devices;
     mp.load_mode = LLAMA_LOAD_MODE_MMAP;
     mp.use_extra_bufts = false; // repacked CPU weights have no OUT_PROD: the backward pass would abort
     model = llama_model_load_from_file(cfg.model.c_str(), mp);
@@ -291,9 +295,20 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     head_backend = ggml_backend_cpu_init();
     if (!head_backend) throw std::runtime_error("cannot create the CPU backend");
     ggml_backend_cpu_set_n_threads(head_backend, cfg.threads);
+    if (w_out->buffer && !ggml_backend_buffer_is_host(w_out->buffer)) {
+        // the output layer is on a device: its matmuls (and those over its transposed copy, made there too) run there
+        ggml_backend_dev_t dev = ggml_backend_buft_get_device(ggml_backend_buffer_get_type(w_out->buffer));
+        head_device = dev ? ggml_backend_dev_init(dev, nullptr) : nullptr;
+        if (!head_device) throw std::runtime_error("cannot create a backend for the output layer's device");
+        ggml_backend_t backends[2] = { head_device, head_backend };
+        head_sched = ggml_backend_sched_new(backends, nullptr, 2, GGML_DEFAULT_GRAPH_SIZE, false, false);
+        if (!head_sched) throw std::runtime_error("cannot create the head's scheduler");
+    }
 }
 
 sdpo_trainer::~sdpo_trainer() {
+    if (head_sched) ggml_backend_sched_free(head_sched);
+    if (head_device) ggml_backend_free(head_device);
     if (head_backend) ggml_backend_free(head_backend);
     if (student_ctx) llama_free(student_ctx);
     if (teacher_ctx) llama_free(teacher_ctx);
@@ -420,9 +435,53 @@ struct host_graph {
 
 } // namespace
 
+namespace {
+
+bool computes(const ggml_tensor * node) {
+    switch (node->op) {
+        case GGML_OP_NONE: case GGML_OP_VIEW: case GGML_OP_RESHAPE: case GGML_OP_PERMUTE: case GGML_OP_TRANSPOSE: return false;
+        default: return true;
+    }
+}
+
+void keep_max(std::map<std::string, int32_t> & into, const std::string & op, int32_t n) {
+    int32_t & cur = into[op];
+    cur = std::max(cur, n);
+}
+
+} // namespace
+
+// One head graph on the output layer's device: `in` (host data in_data) -> `out` (read into out_data). Per block of
+// rows the device receives H (n x n_embd floats) or dL/dZ (n x n_vocab) and returns logits (n x n_vocab) or dL/dH
+// (n x n_embd): the log-softmax, top-K, teacher values and loss stay on the host in f64. The scheduler assigns each
+// node a backend when it allocates the graph; nodes it put on the CPU are counted into cpu_ops_head.
+void sdpo_trainer::head_graph(ggml_context * ctx, ggml_tensor * in, const float * in_data, ggml_tensor * out, float * out_data) {
+    ggml_set_input(in);
+    ggml_set_output(out);
+    ggml_cgraph * g = ggml_new_graph(ctx);
+    ggml_build_forward_expand(g, out);
+    ggml_backend_sched_reset(head_sched);
+    if (!ggml_backend_sched_alloc_graph(head_sched, g)) throw std::runtime_error("cannot allocate the head graph on the device");
+    std::map<std::string, int32_t> here;
+    for (int i = 0; i < ggml_graph_n_nodes(g); ++i) {
+        ggml_tensor * node = ggml_graph_node(g, i);
+        ggml_backend_t b = ggml_backend_sched_get_tensor_backend(head_sched, node);
+        if (computes(node) && b && ggml_backend_dev_type(ggml_backend_get_device(b)) == GGML_BACKEND_DEVICE_TYPE_CPU) here[ggml_op_desc(node)]++;
+    }
+    for (const auto & it : here) keep_max(cpu_ops_head, it.first, it.second);
+    ggml_backend_tensor_set(in, in_data, 0, ggml_nbytes(in));
+    if (ggml_backend_sched_graph_compute(head_sched, g) != GGML_STATUS_SUCCESS) throw std::runtime_error("head graph failed on the device");
+    ggml_backend_tensor_get(out, out_data, 0, ggml_nbytes(out));
+}
+
 // logits [n * n_vocab] of n rows of H [n * n_embd]: W_out as the model's forward pass applies it
 void sdpo_trainer::head_logits(const float * h, int n, float * logits) {
     host_graph hg(4);
+    if (head_sched) {
+        ggml_tensor * hb = ggml_new_tensor_2d(hg.ctx, GGML_TYPE_F32, n_embd, n);
+        head_graph(hg.ctx, hb, h, ggml_mul_mat(hg.ctx, w_out, hb), logits);
+        return;
+    }
     ggml_tensor * hb = hg.f32(n_embd, n, h);
     hg.run(head_backend, ggml_mul_mat(hg.ctx, w_out, hb), logits);
 }
@@ -431,6 +490,13 @@ void sdpo_trainer::head_logits(const float * h, int n, float * logits) {
 // OUT_PROD as ggml's own backward of mul_mat computes it
 void sdpo_trainer::head_input_grad(const float * dz, int n, float * dh) {
     host_graph hg(6);
+    if (head_sched) {
+        ggml_tensor * dzb = ggml_new_tensor_2d(hg.ctx, GGML_TYPE_F32, n_vocab, n);
+        if (cfg.transposed_weights && !w_out_t) w_out_t = llama_opt_transposed_weight(student_ctx, w_out);
+        ggml_tensor * out = cfg.transposed_weights ? ggml_mul_mat(hg.ctx, w_out_t, dzb) : ggml_out_prod(hg.ctx, w_out, ggml_transpose(hg.ctx, dzb));
+        head_graph(hg.ctx, dzb, dz, out, dh);
+        return;
+    }
     ggml_tensor * dzb = hg.f32(n_vocab, n, dz);
     if (cfg.transposed_weights) {
         if (!w_out_t) w_out_t = llama_opt_transposed_weight(student_ctx, w_out);
@@ -460,6 +526,7 @@ std::vector<float> sdpo_trainer::body_hidden(const std::vector<int32_t> & prompt
                             nullptr, h.data(), false) != 0) {
         throw std::runtime_error("training forward pass failed");
     }
+    note_train_placement();
     return h;
 }
 
@@ -470,6 +537,7 @@ void sdpo_trainer::body_backward(const std::vector<int32_t> & prompt, const std:
                             g.data(), nullptr, true) != 0) {
         throw std::runtime_error("training backward pass failed");
     }
+    note_train_placement();
 }
 
 // importance weight of one token (stop-gradient): min(pi_theta(y_t) / pi_old(y_t), clip), pi_theta = the student before
@@ -713,6 +781,7 @@ void sdpo_trainer::body_train(const train_example & ex, head_job & job, const st
                                             (int32_t) target_pos.size(), on_head, &st);
     job.h = nullptr;
     job.g = nullptr;
+    if (rc != 1) note_train_placement();
     if (rc == -2 && st.error) std::rethrow_exception(st.error);
     if (rc == 1) {
         const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
@@ -825,6 +894,8 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
         }
     }
     reserve_blocks();
+    cpu_ops_train.clear();
+    cpu_ops_head.clear();
     const double n_batch = (double) batch.size();
     step_result r;
     // per example: one no-grad body pass (H), the head block by block beside the teacher's scoring (top-K, teacher
@@ -877,6 +948,7 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
     r.step = step_count;
     r.adapter_path = adapter_path(step_count);
     if (!llama_adapter_lora_save(student, r.adapter_path.c_str())) throw std::runtime_error("cannot write " + r.adapter_path);
+    r.cpu_ops = cpu_ops();
     r.ms = now_ms() - t0;
     return r;
 }
@@ -926,10 +998,9 @@ nlohmann::json sdpo_trainer::info() const {
         { "step", step_count }, { "resumed", resumed }, { "arch", arch }, { "nVocab", n_vocab },
         { "nParams", n_params }, { "nTensors", (int64_t) params.size() },
         { "attention", cfg.attn_fused ? "fused" : "plain" },
-        // ops of the training graph that a GPU build runs on the CPU: the fused attention is a ggml custom op
-        // (f32, CPU kernels only), which the scheduler places on the CPU backend
-        { "cpuOps", cfg.attn_fused && cfg.gpu_layers != 0 ? nlohmann::json::array({ "CUSTOM (fused attention and its backward)" })
-                                                           : nlohmann::json::array() },
+        // nodes placed on the CPU are read from the schedulers once a graph is allocated: none is before the first step
+        // (the step and bench replies carry them)
+        { "cpuOps", nlohmann::json::array() },
     };
 }
 
@@ -937,6 +1008,8 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
     if (n_tokens < 8 || n_tokens > cfg.max_tokens) throw std::runtime_error("bench tokens must be in [8, maxTokens]");
     if (!teacher_ctx) throw std::runtime_error("bench measures teacher scoring: it needs loss distill");
     reserve_blocks();
+    cpu_ops_train.clear();
+    cpu_ops_head.clear();
     // a quarter prompt, three quarters response: the prototype's 512 tokens / 384 targets shape
     std::mt19937_64 brng(1234);
     std::uniform_int_distribution<int32_t> tok(0, std::min(n_vocab, 32000) - 1);
@@ -1024,8 +1097,9 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
     // minor page faults of one whole step: buffers that are freed and faulted in again every step
     rusage ru0{}, ru1{};
     getrusage(RUSAGE_SELF, &ru0);
-    const double full_step_ms = timed([&]() { step({ ex }); });
+    const step_result full = step({ ex });
     getrusage(RUSAGE_SELF, &ru1);
+    const double full_step_ms = full.ms;
     return {
         { "tokens", n_tokens }, { "targets", rows }, { "threads", cfg.threads },
         { "step_ms", step_ms }, { "forward_ms", forward_ms }, { "ratio", step_ms / forward_ms },
@@ -1037,5 +1111,26 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
         { "teacher_ratio_rows", teacher_ms / prefill_rows_ms },
         { "full_step_minor_faults", (int64_t) (ru1.ru_minflt - ru0.ru_minflt) },
         { "peak_rss_mb", peak_rss_mb() },
+        // of the full step (the same graphs as the timed passes)
+        { "cpuOps", full.cpu_ops },
+        { "device", cfg.device },
     };
+}
+
+// After a training evaluation: the nodes the context's scheduler put on the CPU (llama_opt_cpu_nodes lists nothing
+// when the CPU is its only backend), the most per op over the step's graphs.
+void sdpo_trainer::note_train_placement() {
+    if (cfg.device == "cpu") return;
+    llama_opt_cpu_nodes(student_ctx, [](const char * op, int32_t n, void * ud) {
+        keep_max(*static_cast<std::map<std::string, int32_t> *>(ud), op, n);
+    }, &cpu_ops_train);
+}
+
+// "OP×n" per op of the training graphs, then "head OP×n" of the head graphs; empty on the CPU device by definition
+nlohmann::json sdpo_trainer::cpu_ops() const {
+    nlohmann::json out = nlohmann::json::array();
+    if (cfg.device == "cpu") return out;
+    for (const auto & it : cpu_ops_train) out.push_back(it.first + "\u00d7" + std::to_string(it.second));
+    for (const auto & it : cpu_ops_head) out.push_back("head " + it.first + "\u00d7" + std::to_string(it.second));
+    return out;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -52,7 +53,8 @@ struct trainer_config {
     bool attn_fused = true;
     int head_block_rows = 256;     // rows of logits held at a time (output projection, log-softmax, top-K, loss, dL/dH)
     bool measure_kl_after = false; // one more student pass after the update for klAfter (NaN when off)
-    int gpu_layers = 0; // layers offloaded to the GPU (-1 = all): only with device cuda (main.cpp checks it)
+    std::string device = "cpu"; // cpu | cuda | vulkan (main.cpp checks that this build has it)
+    int gpu_layers = 0; // layers offloaded to the device (-1 = all): only with device cuda / vulkan
 };
 
 trainer_config parse_config(const nlohmann::json & j);
@@ -73,6 +75,7 @@ struct step_result {
     double ms = 0;
     bool skipped = false;
     std::string adapter_path;
+    nlohmann::json cpu_ops = nlohmann::json::array(); // "OP×n" / "head OP×n": see sdpo_trainer::cpu_ops
     double is_weight_mean = 1.0;    // mean importance weight over the batch's unmasked response tokens
     double is_clipped = 0.0;        // fraction of those tokens whose ratio was clipped
 };
@@ -123,7 +126,17 @@ private:
 
     struct ggml_tensor * w_out = nullptr;  // output projection [n_embd, n_vocab] (frozen)
     struct ggml_tensor * w_out_t = nullptr; // its transposed copy (transposedWeights), owned by the training context
-    struct ggml_backend * head_backend = nullptr; // CPU backend that runs the head's matmuls block by block
+    struct ggml_backend * head_backend = nullptr; // CPU backend: runs the head when W_out is in host memory
+    // W_out on a device (the output layer offloaded): the head's matmuls run there, through a scheduler over that
+    // device's backend + the CPU one, which also says where it put each node (cpu_ops_head)
+    struct ggml_backend * head_device = nullptr;
+    struct ggml_backend_sched * head_sched = nullptr;
+    // nodes the schedulers placed on the CPU while the model is on a device, by op: the most in any one graph of the
+    // current step / bench (training graphs and head graphs apart); always empty on the CPU device
+    std::map<std::string, int32_t> cpu_ops_train, cpu_ops_head;
+    void note_train_placement();
+    nlohmann::json cpu_ops() const;
+    void head_graph(struct ggml_context * ctx, struct ggml_tensor * in, const float * in_data, struct ggml_tensor * out, float * out_data);
     int32_t n_embd = 0;
     std::vector<float> block_logits, block_mixed; // [head_block_rows * n_vocab] each: the only vocabulary-sized buffers
 
