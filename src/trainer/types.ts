@@ -17,8 +17,13 @@ export type LossKind = 'distill' | 'policy_gradient' | 'cross_entropy';
  */
 export type TeacherKind = 'ema' | 'trust_region' | 'frozen' | 'live';
 
-/** How the trainer's training graph attends: TrainerConfig.attention. */
-export type TrainerAttention = 'fused' | 'plain';
+/** How the trainer's training graph attends: TrainerConfig.attention (the first is the trainer's default). */
+export const TRAINER_ATTENTIONS = ['blocked', 'fused', 'plain'] as const;
+export type TrainerAttention = (typeof TRAINER_ATTENTIONS)[number];
+
+export function isTrainerAttention(value: unknown): value is TrainerAttention {
+  return (TRAINER_ATTENTIONS as readonly unknown[]).includes(value);
+}
 
 export interface TrainerConfig {
   model: string; // base GGUF path
@@ -60,13 +65,20 @@ export interface TrainerConfig {
    */
   transposedWeights?: boolean;
   /**
-   * How the training graph attends (default 'fused'): 'fused' is a causal attention whose backward
-   * recomputes the softmax row by row from each row's log-sum-exp (memory O(n_tokens) per layer; a
-   * CPU op, which a CUDA build runs on the CPU); 'plain' materialises the n_tokens² × heads
-   * softmax of every layer for the backward (kept for comparison). Layers the fused op cannot
-   * express (ALiBi, soft-capping, sinks, sliding windows) stay plain.
+   * How the training graph attends (default 'blocked'): 'blocked' computes queries in blocks against
+   * the causal prefix of the keys from standard ggml ops (matmul, softmax: every backend runs it) and
+   * its backward recomputes each block's softmax (memory O(n_tokens × block) per layer); 'fused' is a
+   * CPU custom op whose backward recomputes the softmax row by row from each row's log-sum-exp (O(n_tokens);
+   * with layers on a GPU the trainer attends blocked instead); 'plain' materialises the
+   * n_tokens² × heads softmax of every layer for the backward (kept for comparison). Layers these
+   * cannot express (ALiBi, soft-capping, sinks, sliding windows) stay plain.
    */
   attention?: TrainerAttention;
+  /**
+   * Query rows per block of the 'blocked' attention (default 0 = automatic: the most rows, a
+   * multiple of 16, whose scores, n_tokens × rows × heads floats, fit in 64 MiB).
+   */
+  attentionBlockRows?: number;
   /**
    * 'cuda': the trainer built with GGML_CUDA (`ttsd trainer build --cuda`, cached beside the CPU
    * one) runs the step; the process refuses at init when its build has no GPU backend. Default 'cpu'.

@@ -165,12 +165,23 @@ trainer_config parse_config(const nlohmann::json & j) {
     c.init_adapter = j.value("initAdapter", std::string());
     c.max_tokens = j.value("maxTokens", 2048);
     c.transposed_weights = j.value("transposedWeights", true);
-    const std::string attention = j.value("attention", std::string("fused"));
-    if (attention != "fused" && attention != "plain") throw std::runtime_error("unknown attention " + attention + " (fused or plain)");
+    const std::string attention = j.value("attention", std::string("blocked"));
+    if (attention != "blocked" && attention != "fused" && attention != "plain") {
+        throw std::runtime_error("unknown attention " + attention + " (blocked, fused or plain)");
+    }
     c.attn_fused = attention == "fused";
+    c.attn_blocked = attention == "blocked";
+    c.attn_block_rows = j.value("attentionBlockRows", 0);
+    if (c.attn_block_rows < 0) throw std::runtime_error("attentionBlockRows must be >= 0 (0 = automatic)");
     c.head_block_rows = j.value("headBlockRows", 256);
     c.measure_kl_after = j.value("measureKlAfter", false);
     c.gpu_layers = j.value("device", std::string("cpu")) == "cuda" ? j.value("gpuLayers", 0) : 0;
+    if (c.attn_fused && c.gpu_layers != 0) {
+        // the fused attention's custom ops have only CPU kernels: with layers on a GPU, attend blocked (standard
+        // ops that every backend runs) so that no node of the training graph falls back to the CPU
+        c.attn_fused = false;
+        c.attn_blocked = true;
+    }
     if (c.rank < 1 || c.top_k < 1 || c.threads < 1 || c.max_tokens < 8 || c.head_block_rows < 1) {
         throw std::runtime_error("invalid trainer config");
     }
@@ -263,6 +274,8 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     op.grad_only = true;
     op.transposed_weights = cfg.transposed_weights;
     op.attn_fused = cfg.attn_fused;
+    op.attn_blocked = cfg.attn_blocked;
+    op.attn_block_rows = cfg.attn_block_rows;
     llama_opt_init(student_ctx, model, op);
 
     params = collect_params(*student, *teacher);
@@ -914,11 +927,10 @@ nlohmann::json sdpo_trainer::info() const {
     return {
         { "step", step_count }, { "resumed", resumed }, { "arch", arch }, { "nVocab", n_vocab },
         { "nParams", n_params }, { "nTensors", (int64_t) params.size() },
-        { "attention", cfg.attn_fused ? "fused" : "plain" },
-        // ops of the training graph that a GPU build runs on the CPU: the fused attention is a ggml custom op
-        // (f32, CPU kernels only), which the scheduler places on the CPU backend
-        { "cpuOps", cfg.attn_fused && cfg.gpu_layers != 0 ? nlohmann::json::array({ "CUSTOM (fused attention and its backward)" })
-                                                           : nlohmann::json::array() },
+        { "attention", cfg.attn_blocked ? "blocked" : cfg.attn_fused ? "fused" : "plain" },
+        // ops of the training graph that a GPU build runs on the CPU: none of the attention's (with layers on a GPU
+        // the trainer attends blocked, from standard ops; the fused attention's CPU-only custom ops are never used)
+        { "cpuOps", nlohmann::json::array() },
     };
 }
 
