@@ -7,7 +7,7 @@ import { buildTrainer, requireNvcc, requireVulkanTools, trainerBuildKey } from '
 import { gpuSettings } from './model.js';
 import { defaultTrainerConfig } from '../trainer/defaults.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
-import type { TrainerAttention } from '../trainer/types.js';
+import { isTrainerAttention, TRAINER_ATTENTIONS } from '../trainer/types.js';
 
 export function registerTrainerCommands(program: Command, bench: Command): void {
   const trainer = program.command('trainer').description('the native SDPO LoRA trainer (llama.cpp + ttsd patch)');
@@ -40,17 +40,24 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
     .option('--threads <n>', 'CPU threads', positiveInteger, 2)
     .option('--rank <n>', 'LoRA rank on every projection', positiveInteger, 16)
     .option('--low-memory', 'without transposed copies of the base weights (the slower OUT_PROD backward)')
-    .option('--attention <kind>', 'fused: causal attention whose backward recomputes the softmax (O(n) memory); plain: the materialised n² softmax', 'fused')
+    .option(
+      '--attention <kind>',
+      'blocked: query blocks over the causal key prefix from standard ops, softmax recomputed in the backward (O(n·block) memory, every backend); fused: CPU custom ops (O(n)); plain: the materialised n² softmax',
+      TRAINER_ATTENTIONS[0],
+    )
+    .option('--attention-block-rows <n>', 'query rows per block of the blocked attention (default: automatic, ≤ 64 MiB of scores per block)', positiveInteger)
     .option('--gpu <mode>', 'cuda / vulkan: the CUDA / Vulkan trainer with the model on the GPU (built once, cached); off: the CPU trainer', 'off')
     .option('--gpu-layers <n|max>', 'model layers on the GPU with --gpu cuda or vulkan', 'max')
     .option('--json', 'print one JSON object')
-    .action(async (o: { model: string; tokens: number; threads: number; rank: number; lowMemory?: boolean; attention: string; gpu: string; gpuLayers: string; json?: boolean }) => {
+    .action(async (o: { model: string; tokens: number; threads: number; rank: number; lowMemory?: boolean; attention: string; attentionBlockRows?: number; gpu: string; gpuLayers: string; json?: boolean }) => {
       const { gpu, gpuLayers } = gpuSettings(o.gpu, o.gpuLayers);
       if (gpu !== 'cuda' && gpu !== 'vulkan' && gpu !== 'off') throw new UserError(`bench trainer: --gpu must be cuda, vulkan or off (the trainer has no ${gpu} build), got ${o.gpu}`);
       if (gpu === 'cuda') requireNvcc();
       if (gpu === 'vulkan') requireVulkanTools();
-      if (o.attention !== 'fused' && o.attention !== 'plain') throw new UserError(`bench trainer: --attention must be fused or plain, got ${o.attention}`);
-      const attention: TrainerAttention = o.attention;
+      const attention = o.attention;
+      if (!isTrainerAttention(attention)) throw new UserError(`bench trainer: --attention must be ${TRAINER_ATTENTIONS.join(', ')}, got ${attention}`);
+      if (o.attentionBlockRows !== undefined && attention !== 'blocked') throw new UserError('bench trainer: --attention-block-rows needs --attention blocked');
+      if (attention === 'fused' && gpu !== 'off') throw new UserError(`bench trainer: --attention fused is a CPU kernel; with --gpu ${gpu} use blocked or plain`);
       const stateDir = mkdtempSync(join(tmpdir(), 'ttsd-bench-trainer-'));
       try {
         const t = await NativeTrainer.start(
@@ -60,6 +67,7 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
             maxTokens: Math.max(o.tokens + 8, 64),
             transposedWeights: o.lowMemory !== true,
             attention,
+            ...(o.attentionBlockRows !== undefined && { attentionBlockRows: o.attentionBlockRows }),
             ...(gpu !== 'off' && { device: gpu, gpuLayers: gpuLayers === 'max' ? -1 : gpuLayers }),
           }),
         );

@@ -20,7 +20,7 @@ import { readGguf } from '../gguf/reader.js';
 import type { Sampler } from '../model/types.js';
 import { generationMessages, teacherMessages } from '../prompts/index.js';
 import type { Task } from '../tasks/types.js';
-import type { TrainerAttention } from '../trainer/types.js';
+import { TRAINER_ATTENTIONS, type TrainerAttention } from '../trainer/types.js';
 import type { RunConfig } from './config.js';
 
 /** Tokens where a source joins the text around it can merge or split differently than alone. */
@@ -148,20 +148,37 @@ export function samplerPlan(
  *                     normed input, Q, the attention output and the residual (n_embd each) and
  *                     the FFN's gate, up and their product (n_ff each);
  *   attention         'plain': layers × heads × rows² × 4 B — the softmax of every layer, which its
- *                     backward reads; 'fused' (the default): layers × heads × rows × 4 B — only each
- *                     row's log-sum-exp is kept (the output is counted above), the backward
- *                     recomputes the probabilities row by row.
+ *                     backward reads; 'fused': layers × heads × rows × 4 B — only each row's
+ *                     log-sum-exp is kept (the output is counted above), the backward recomputes the
+ *                     probabilities row by row; 'blocked' (the default): nothing per layer beyond the
+ *                     output, but one query block at a time holds its probabilities and their
+ *                     gradient, 2 × rows × block × heads × 4 B (block: blockedAttentionRows).
  * Not counted (so the bound stays below what a step really takes): gradients, K/V, the
  * transposed weight copies, the head's blocks of headBlockRows × vocabulary logits, the KV caches
  * of the scoring contexts and the allocator's overhead. Measured for comparison (plain attention,
  * `ttsd bench trainer --tokens 2048`, 2 layers 256 wide, 305 MiB F32): 1.24 GB peak RSS with 4
  * heads, 4.20 GB with 64 (estimates 0.47 and 2.48 GB: the +2.0 GB of softmax predicted, +3.0 seen).
  */
-export function trainerMemoryBytes(shape: ModelShape, tokens: number, attention: TrainerAttention = 'fused'): number {
+export function trainerMemoryBytes(shape: ModelShape, tokens: number, attention: TrainerAttention = TRAINER_ATTENTIONS[0], blockRows = 0): number {
   const rows = Math.ceil(tokens / 256) * 256;
   const body = shape.layers * rows * (4 * shape.embd + 3 * shape.ff) * 4;
-  const attentionBytes = shape.layers * shape.heads * rows * (attention === 'plain' ? rows : 1) * 4;
+  const attentionBytes =
+    attention === 'blocked'
+      ? 2 * rows * blockedAttentionRows(rows, shape.heads, blockRows) * shape.heads * 4
+      : shape.layers * shape.heads * rows * (attention === 'plain' ? rows : 1) * 4;
   return shape.fileBytes + body + attentionBytes;
+}
+
+/**
+ * Query rows per block of the 'blocked' attention over `tokens` tokens and `heads` heads: `configured`
+ * (TrainerConfig.attentionBlockRows) when > 0, capped at tokens; else the most rows, a multiple of 16
+ * and at least 16, whose scores (tokens × rows × heads floats) fit in 64 MiB. The trainer's rule
+ * (llama_opt_attn_block_rows in ttsd-llama.patch), restated for the memory estimate.
+ */
+export function blockedAttentionRows(tokens: number, heads: number, configured = 0): number {
+  if (configured > 0) return Math.min(configured, tokens);
+  const rows = Math.floor((64 * 2 ** 20) / (tokens * heads * 4));
+  return Math.min(Math.max(16, Math.floor(rows / 16) * 16), tokens);
 }
 
 const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
@@ -171,7 +188,7 @@ export function checkTrainerMemory(
   lengths: RunLengths,
   shape: ModelShape | null,
   available: { bytes: number; what: string },
-  attention: TrainerAttention = 'fused',
+  attention: TrainerAttention = TRAINER_ATTENTIONS[0],
 ): void {
   if (!shape) return; // an unusual header: no estimate, the trainer says it if it cannot allocate
   const needed = trainerMemoryBytes(shape, lengths.trainer, attention);

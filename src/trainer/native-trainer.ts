@@ -9,7 +9,7 @@ import { execa, type ResultPromise } from 'execa';
 import { buildTrainer } from './build.js';
 import { TrainerDiedError, TrainerRequestError } from './errors.js';
 import { encodeFrame, encodeStep, FrameReader, type Frame } from './protocol.js';
-import type { Trainer, TrainerAttention, TrainerConfig, TrainExample, TrainStepResult } from './types.js';
+import { isTrainerAttention, TRAINER_ATTENTIONS, type Trainer, type TrainerAttention, type TrainerConfig, type TrainExample, type TrainStepResult } from './types.js';
 
 export interface TrainerInfo {
   step: number;
@@ -38,7 +38,7 @@ export function trainerInfo(reply: Record<string, unknown>): TrainerInfo {
   };
   if (typeof reply.resumed !== 'boolean') throw new TrainerRequestError(`trainer init reply: resumed must be true or false, got ${JSON.stringify(reply.resumed)}`);
   if (typeof reply.arch !== 'string' || reply.arch === '') throw new TrainerRequestError(`trainer init reply: arch must be a name, got ${JSON.stringify(reply.arch)}`);
-  if (reply.attention !== 'fused' && reply.attention !== 'plain') throw new TrainerRequestError(`trainer init reply: attention must be fused or plain, got ${JSON.stringify(reply.attention)}`);
+  if (!isTrainerAttention(reply.attention)) throw new TrainerRequestError(`trainer init reply: attention must be ${TRAINER_ATTENTIONS.join(', ')}, got ${JSON.stringify(reply.attention)}`);
   if (!Array.isArray(reply.cpuOps) || !reply.cpuOps.every((op) => typeof op === 'string')) throw new TrainerRequestError(`trainer init reply: cpuOps must be a list of op names, got ${JSON.stringify(reply.cpuOps)}`);
   return {
     step: count('step'),

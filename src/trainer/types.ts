@@ -20,8 +20,13 @@ export type TeacherKind = 'ema' | 'trust_region' | 'frozen' | 'live';
 /** Where the trainer computes: TrainerConfig.device (each GPU kind is its own build of the trainer). */
 export type TrainerDevice = 'cpu' | 'cuda' | 'vulkan';
 
-/** How the trainer's training graph attends: TrainerConfig.attention. */
-export type TrainerAttention = 'fused' | 'plain';
+/** How the trainer's training graph attends: TrainerConfig.attention (the first is the trainer's default). */
+export const TRAINER_ATTENTIONS = ['blocked', 'fused', 'plain'] as const;
+export type TrainerAttention = (typeof TRAINER_ATTENTIONS)[number];
+
+export function isTrainerAttention(value: unknown): value is TrainerAttention {
+  return (TRAINER_ATTENTIONS as readonly unknown[]).includes(value);
+}
 
 export interface TrainerConfig {
   model: string; // base GGUF path
@@ -63,19 +68,26 @@ export interface TrainerConfig {
    */
   transposedWeights?: boolean;
   /**
-   * How the training graph attends (default 'fused'): 'fused' is a causal attention whose backward
-   * recomputes the softmax row by row from each row's log-sum-exp (memory O(n_tokens) per layer; a
-   * CPU op, which a CUDA build runs on the CPU); 'plain' materialises the n_tokens² × heads
-   * softmax of every layer for the backward (kept for comparison). Layers the fused op cannot
-   * express (ALiBi, soft-capping, sinks, sliding windows) stay plain.
+   * How the training graph attends (default 'blocked'): 'blocked' computes queries in blocks against
+   * the causal prefix of the keys from standard ggml ops (matmul, softmax: every backend runs it) and
+   * its backward recomputes each block's softmax (memory O(n_tokens × block) per layer); 'fused' is a
+   * CPU custom op whose backward recomputes the softmax row by row from each row's log-sum-exp (O(n_tokens);
+   * with layers on a GPU the trainer attends blocked instead); 'plain' materialises the
+   * n_tokens² × heads softmax of every layer for the backward (kept for comparison). Layers these
+   * cannot express (ALiBi, soft-capping, sinks, sliding windows) stay plain.
    */
   attention?: TrainerAttention;
   /**
+   * Query rows per block of the 'blocked' attention (default 0 = automatic: the most rows, a
+   * multiple of 16, whose scores, n_tokens × rows × heads floats, fit in 64 MiB).
+   */
+  attentionBlockRows?: number;
+  /**
    * 'cuda' / 'vulkan': the trainer built with GGML_CUDA / GGML_VULKAN (`ttsd trainer build --cuda`
    * / `--vulkan`, cached beside the CPU one) runs the step with the model's layers (gpuLayers) and
-   * the output head on that device; the process refuses at init when its build has no such device.
-   * ggml-vulkan lists CPU-type Vulkan devices (Mesa's lavapipe) only when GGML_VK_VISIBLE_DEVICES
-   * names them. Default 'cpu'.
+   * the output head on that device; the process refuses at init when its build has no such device,
+   * and refuses attention 'fused' (CPU custom ops) there. ggml-vulkan lists CPU-type Vulkan devices
+   * (Mesa's lavapipe) only when GGML_VK_VISIBLE_DEVICES names them. Default 'cpu'.
    */
   device?: TrainerDevice;
   /** Model layers on the GPU for device 'cuda' / 'vulkan' (−1 = all of them; default 0 = none). */

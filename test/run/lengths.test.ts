@@ -14,6 +14,7 @@ import {
   kvBytesPerToken,
   samplerPlan,
   trainerMemoryBytes,
+  blockedAttentionRows,
   type ModelShape,
 } from '../../src/run/lengths.js';
 import { runSearch } from '../../src/run/loop.js';
@@ -115,16 +116,32 @@ describe('trainer memory (a lower bound)', () => {
     expect(b / a).toBeLessThan(4);
   });
 
-  it('fused attention (the default): grows linearly, keeping one log-sum-exp per row and head', () => {
-    expect(trainerMemoryBytes(tiny, 4096)).toBe(trainerMemoryBytes(tiny, 4096, 'fused'));
-    const a = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 4096);
-    const b = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 16384);
+  it('fused attention: grows linearly, keeping one log-sum-exp per row and head', () => {
+    const a = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 4096, 'fused');
+    const b = trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 16384, 'fused');
     expect(b / a).toBeCloseTo(4, 6);
     expect(a).toBe(2 * 4096 * (4 * 64 + 3 * 128) * 4 + 2 * 4 * 4096 * 4);
     // Qwen2.5-0.5B at 8192 tokens: ~98 GiB with the plain softmax, ~14 GiB fused (the body's activations)
     const qwen05b: ModelShape = { layers: 24, embd: 896, ff: 4864, heads: 14, kvHeads: 2, headDim: 64, fileBytes: 531e6 };
     expect(trainerMemoryBytes(qwen05b, 8192, 'plain') / GiB).toBeGreaterThan(90);
-    expect(trainerMemoryBytes(qwen05b, 8192) / GiB).toBeCloseTo(13.8, 1);
+    expect(trainerMemoryBytes(qwen05b, 8192, 'fused') / GiB).toBeCloseTo(13.8, 1);
+  });
+
+  it('blocked attention (the default): one query block of probabilities and their gradient at a time', () => {
+    expect(trainerMemoryBytes(tiny, 4096)).toBe(trainerMemoryBytes(tiny, 4096, 'blocked'));
+    // blocks of at most 64 MiB of scores (multiples of 16 rows, at least 16), or the configured rows
+    expect(blockedAttentionRows(4096, 4)).toBe(1024);
+    expect(blockedAttentionRows(16384, 4)).toBe(256);
+    expect(blockedAttentionRows(8192, 14)).toBe(144);
+    expect(blockedAttentionRows(100, 4)).toBe(100);
+    expect(blockedAttentionRows(1 << 20, 64)).toBe(16);
+    expect(blockedAttentionRows(4096, 4, 32)).toBe(32);
+    const body = (rows: number) => 2 * rows * (4 * 64 + 3 * 128) * 4;
+    expect(trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 4096)).toBe(body(4096) + 2 * 4096 * 1024 * 4 * 4);
+    expect(trainerMemoryBytes({ ...tiny, fileBytes: 0 }, 4096, 'blocked', 64)).toBe(body(4096) + 2 * 4096 * 64 * 4 * 4);
+    // past the first few thousand tokens the blocks hold a constant 2 x 64 MiB: linear in the length
+    const qwen05b: ModelShape = { layers: 24, embd: 896, ff: 4864, heads: 14, kvHeads: 2, headDim: 64, fileBytes: 531e6 };
+    expect(trainerMemoryBytes(qwen05b, 8192) - trainerMemoryBytes(qwen05b, 8192, 'fused')).toBeLessThan(128 * 2 ** 20);
   });
 
   it('refuses a length the machine cannot hold, in one line, and lets small runs through', () => {

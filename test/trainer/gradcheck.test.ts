@@ -174,17 +174,19 @@ function describeEntry(e: LoraEntry): string {
 // The head (logits, log-softmax, top-K, loss, dL/dH) runs in blocks of headBlockRows rows: the default
 // (256) holds each response in one block; blocks of 3 rows split the 8- and 7-row responses into 3 blocks
 // each, with a boundary inside every response (a wrong row offset at a boundary shows up there).
-// Attention: the fused causal attention (the default: its backward recomputes the softmax) everywhere,
-// and reverse KL once more through the plain, materialised softmax.
+// Attention: the blocked causal attention (the default: its backward recomputes each query block's softmax)
+// everywhere, in one block per sequence (automatic block rows) and, with JSD, in blocks of 4 query rows (the
+// 14- and 15-token sequences span 4 blocks, each against its causal key prefix); reverse KL once more through
+// the fused attention (CPU custom ops) and the plain, materialised softmax.
 const RUNS = [
-  ...SPECS.map((spec, index) => ({ ...spec, index, transposedWeights: true, headBlockRows: 256, attention: 'fused' as const })),
-  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 256, attention: 'fused' as const },
-  { ...SPECS[2]!, index: 2, transposedWeights: true, headBlockRows: 3, attention: 'fused' as const },
-  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 3, attention: 'fused' as const },
-  { ...SPECS[0]!, index: 0, transposedWeights: true, headBlockRows: 256, attention: 'plain' as const },
+  ...SPECS.map((spec, index) => ({ ...spec, index, transposedWeights: true, headBlockRows: 256, attention: 'blocked' as const, attentionBlockRows: 0 })),
+  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 256, attention: 'blocked' as const, attentionBlockRows: 0 },
+  { ...SPECS[2]!, index: 2, transposedWeights: true, headBlockRows: 3, attention: 'blocked' as const, attentionBlockRows: 4 },
+  { ...SPECS[0]!, index: 0, transposedWeights: false, headBlockRows: 3, attention: 'fused' as const, attentionBlockRows: 0 },
+  { ...SPECS[0]!, index: 0, transposedWeights: true, headBlockRows: 256, attention: 'plain' as const, attentionBlockRows: 0 },
 ];
 
-describe.each(RUNS)('native trainer vs float64 reference: $divergence ($attention attention, transposed weights: $transposedWeights, head blocks of $headBlockRows rows)', (spec) => {
+describe.each(RUNS)('native trainer vs float64 reference: $divergence ($attention attention, query blocks of $attentionBlockRows rows (0: automatic), transposed weights: $transposedWeights, head blocks of $headBlockRows rows)', (spec) => {
   let trainer: NativeTrainer;
   let result: TrainStepResult;
   let stepped: LoraAdapter;
@@ -192,7 +194,7 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence ($attentio
   beforeAll(async () => {
     const config: TrainerConfig = {
       model: modelPath,
-      stateDir: join(dir, `state-${spec.divergence}-${spec.transposedWeights}-${spec.headBlockRows}-${spec.attention}`),
+      stateDir: join(dir, `state-${spec.divergence}-${spec.transposedWeights}-${spec.headBlockRows}-${spec.attention}-${spec.attentionBlockRows}`),
       loraRank: RANK,
       loraAlpha: ALPHA,
       loraTargets: ALL_LORA_TARGETS,
@@ -211,6 +213,7 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence ($attentio
       transposedWeights: spec.transposedWeights,
       headBlockRows: spec.headBlockRows,
       attention: spec.attention,
+      attentionBlockRows: spec.attentionBlockRows,
     };
     trainer = await NativeTrainer.start(config);
     expect(trainer.info.attention).toBe(spec.attention);
@@ -271,11 +274,12 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence ($attentio
   });
 });
 
-// A rollout long enough for the fused attention's forward to take several blocks of keys (64 each): a
-// 150-token student prompt (teacher prompt: it with 4 tokens of "feedback" inserted) and an 8-token
-// response, so rows see up to 158 keys across three blocks, and a short rollout beside it. Reverse KL,
-// fused attention and plain, against the float64 reference (exact teacher: the trainer scores the
-// teacher on an F32 inference context here, as the short batch shows).
+// A rollout long enough to span several attention blocks: a 150-token student prompt (teacher prompt: it
+// with 4 tokens of "feedback" inserted) and an 8-token response, so rows see up to 158 keys: the blocked
+// attention in blocks of 32 query rows (5 blocks, the last one partial, each against its key prefix), the
+// fused attention's forward over three blocks of 64 keys; and a short rollout beside it. Reverse KL, blocked,
+// fused and plain, against the float64 reference (exact teacher: the trainer scores the teacher on an F32
+// inference context here, as the short batch shows).
 describe('a sequence spanning several attention blocks', () => {
   const LONG_SPECS = [SPECS[0]!];
   let longBatch: TrainExample[];
@@ -294,7 +298,11 @@ describe('a sequence spanning several attention blocks', () => {
     longExact = referenceResult('exact float64', reference, targets, longBatch, LONG_SPECS);
   }, 600_000);
 
-  it.each(['fused', 'plain'] as const)('%s attention: loss (rel. ≤ 1e-4) and gradient (median ≤ 1e-3, worst ≤ 1e-2) of reverse KL', async (attention) => {
+  it.each([
+    { attention: 'blocked' as const, attentionBlockRows: 32 },
+    { attention: 'fused' as const, attentionBlockRows: 0 },
+    { attention: 'plain' as const, attentionBlockRows: 0 },
+  ])('$attention attention: loss (rel. ≤ 1e-4) and gradient (median ≤ 1e-3, worst ≤ 1e-2) of reverse KL', async ({ attention, attentionBlockRows }) => {
     const trainer = await NativeTrainer.start({
       model: modelPath,
       stateDir: join(dir, `state-long-${attention}`),
@@ -314,6 +322,7 @@ describe('a sequence spanning several attention blocks', () => {
       optimizer: 'sgd',
       initAdapter,
       attention,
+      attentionBlockRows,
     });
     try {
       const result = await trainer.step(longBatch);

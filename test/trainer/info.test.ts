@@ -16,7 +16,7 @@ describe('the trainer\'s init reply', () => {
     [{ resumed: 1 }, /resumed must be true or false/],
     [{ arch: '' }, /arch must be a name/],
     [{ nVocab: 1.5 }, /nVocab must be a non-negative integer/],
-    [{ attention: 'flash' }, /attention must be fused or plain, got "flash"/],
+    [{ attention: 'flash' }, /attention must be blocked, fused, plain, got "flash"/],
     [{ cpuOps: undefined }, /cpuOps must be a list of op names/],
     [{ cpuOps: [1] }, /cpuOps must be a list of op names, got \[1\]/],
   ])('refuses %j with one line', (change, message) => {

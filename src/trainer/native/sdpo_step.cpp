@@ -185,13 +185,24 @@ trainer_config parse_config(const nlohmann::json & j) {
     c.init_adapter = j.value("initAdapter", std::string());
     c.max_tokens = j.value("maxTokens", 2048);
     c.transposed_weights = j.value("transposedWeights", true);
-    const std::string attention = j.value("attention", std::string("fused"));
-    if (attention != "fused" && attention != "plain") throw std::runtime_error("unknown attention " + attention + " (fused or plain)");
+    const std::string attention = j.value("attention", std::string("blocked"));
+    if (attention != "blocked" && attention != "fused" && attention != "plain") {
+        throw std::runtime_error("unknown attention " + attention + " (blocked, fused or plain)");
+    }
     c.attn_fused = attention == "fused";
+    c.attn_blocked = attention == "blocked";
+    c.attn_block_rows = j.value("attentionBlockRows", 0);
+    if (c.attn_block_rows < 0) throw std::runtime_error("attentionBlockRows must be >= 0 (0 = automatic)");
     c.head_block_rows = j.value("headBlockRows", 256);
     c.measure_kl_after = j.value("measureKlAfter", false);
     c.device = j.value("device", std::string("cpu"));
     c.gpu_layers = c.device != "cpu" ? j.value("gpuLayers", 0) : 0;
+    if (c.attn_fused && c.device != "cpu") {
+        // the fused attention's custom ops have only CPU kernels: on a GPU device they would run on the CPU between
+        // device nodes (and under ggml-vulkan's scheduler they corrupted the heap at 128+ tokens); 'blocked' is made
+        // of standard ops that every backend runs, with the same O(n) memory
+        throw std::runtime_error("attention fused is a CPU kernel: on device " + c.device + " use blocked (the default) or plain");
+    }
     if (c.rank < 1 || c.top_k < 1 || c.threads < 1 || c.max_tokens < 8 || c.head_block_rows < 1) {
         throw std::runtime_error("invalid trainer config");
     }
@@ -287,6 +298,8 @@ sdpo_trainer::sdpo_trainer(const trainer_config & c) : cfg(c), rng(c.seed) {
     op.grad_only = true;
     op.transposed_weights = cfg.transposed_weights;
     op.attn_fused = cfg.attn_fused;
+    op.attn_blocked = cfg.attn_blocked;
+    op.attn_block_rows = cfg.attn_block_rows;
     llama_opt_init(student_ctx, model, op);
 
     params = collect_params(*student, *teacher);
@@ -997,7 +1010,7 @@ nlohmann::json sdpo_trainer::info() const {
     return {
         { "step", step_count }, { "resumed", resumed }, { "arch", arch }, { "nVocab", n_vocab },
         { "nParams", n_params }, { "nTensors", (int64_t) params.size() },
-        { "attention", cfg.attn_fused ? "fused" : "plain" },
+        { "attention", cfg.attn_blocked ? "blocked" : cfg.attn_fused ? "fused" : "plain" },
         // nodes placed on the CPU are read from the schedulers once a graph is allocated: none is before the first step
         // (the step and bench replies carry them)
         { "cpuOps", nlohmann::json::array() },

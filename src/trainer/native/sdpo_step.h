@@ -48,9 +48,14 @@ struct trainer_config {
     std::string init_adapter;      // "" = fresh adapter (A random, B = 0)
     int max_tokens = 2048;         // longest prompt + response the trainer accepts
     bool transposed_weights = true; // faster backward for ~the base model's size in memory (ggml_opt_set_transposed_weights)
-    // training graphs attend with the fused causal attention (O(n) memory, softmax recomputed in the backward)
-    // instead of materialising n_tokens^2 x n_head probabilities per layer (attention: 'fused' | 'plain')
-    bool attn_fused = true;
+    // how training graphs attend (attention: 'blocked' | 'fused' | 'plain'): blocked = query blocks over the
+    // causal key prefix from standard ggml ops (every backend), its backward recomputing each block's softmax
+    // (memory O(n x block)); fused = CPU custom ops keeping one log-sum-exp per row (O(n)); plain = the
+    // n_tokens^2 x n_head softmax of every layer kept for the backward. Fused is CPU-only: with layers on a GPU
+    // the trainer attends blocked instead.
+    bool attn_fused = false;
+    bool attn_blocked = true;
+    int attn_block_rows = 0;       // blocked: query rows per block (0 = automatic, <= 64 MiB of scores per block)
     int head_block_rows = 256;     // rows of logits held at a time (output projection, log-softmax, top-K, loss, dL/dH)
     bool measure_kl_after = false; // one more student pass after the update for klAfter (NaN when off)
     std::string device = "cpu"; // cpu | cuda | vulkan (main.cpp checks that this build has it)
