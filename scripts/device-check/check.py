@@ -55,10 +55,11 @@ def load_trainer_defaults(manifest: dict) -> dict:
 
 def device_config(device: str) -> dict:
     # cuda: every layer on the GPU (gpuLayers -1), as `ttsd run --gpu cuda --gpu-layers max` does.
-    # attention plain on both: the fused attention (the trainer's default) has no CUDA kernel yet, so a
-    # GPU build would run it on the CPU; CPU and CUDA steps compare the same graph.
+    # attention blocked on both (the trainer's default): query blocks from standard ggml ops that ggml-cuda
+    # implements, with a recomputing backward (memory linear in the tokens); CPU and CUDA steps compare the
+    # same graph. (The fused attention is CPU custom ops: the trainer refuses it on a GPU device.)
     base = {"device": "cuda", "gpuLayers": -1} if device == "cuda" else {"device": "cpu", "gpuLayers": 0}
-    return {**base, "attention": "plain"}
+    return {**base, "attention": "blocked"}
 
 
 def start_trainer(exe: str, config: dict, log_path: str, deadline: Deadline) -> tuple[Trainer, dict]:
@@ -241,13 +242,20 @@ class GpuMemory:
             self._thread.join()
 
 
+def blocked_attention_rows(tokens: int, heads: int) -> int:
+    """Query rows per block of the blocked attention: src/run/lengths.ts blockedAttentionRows (automatic):
+    the most rows, a multiple of 16 and at least 16, whose scores (tokens x rows x heads floats) fit in 64 MiB."""
+    rows = (64 * 2 ** 20) // (tokens * heads * 4)
+    return min(max(16, (rows // 16) * 16), tokens)
+
+
 def trainer_memory_bytes(shape: models.Shape, tokens: int, file_bytes: int) -> int:
-    """A LOWER bound on one training step's memory: src/run/lengths.ts trainerMemoryBytes with plain
-    attention (device_config), the same formula (the test checks they agree): weights + body
-    activations + every layer's attention softmax, kept for the backward, over rows rounded up to 256."""
+    """A LOWER bound on one training step's memory: src/run/lengths.ts trainerMemoryBytes with the blocked
+    attention (device_config), the same formula (the test checks they agree): weights + body activations
+    + one query block's probabilities and their gradient, over rows rounded up to 256."""
     rows = -(-tokens // 256) * 256
     body = shape.layers * rows * (4 * shape.hidden + 3 * shape.ffn) * 4
-    attention = shape.layers * shape.heads * rows * rows * 4
+    attention = 2 * rows * blocked_attention_rows(rows, shape.heads) * shape.heads * 4
     return file_bytes + body + attention
 
 
@@ -295,7 +303,7 @@ def run_bench(args, gguf, manifest, out: str, deadline: Deadline, report: dict) 
             continue
         if fitting[0] != args.bench_tokens:
             say(f"bench {name}: {args.bench_tokens} tokens need at least {bounds[args.bench_tokens] / 2**30:.0f} GiB "
-                f"({shape.layers} layers x {shape.heads} heads of attention softmax kept for the backward, weights, activations), "
+                f"(weights, {shape.layers} layers of activations kept for the backward, one attention block), "
                 f"more than the {memory / 2**30:.0f} GiB of {where}: benching {fitting[0]} tokens instead")
         model_path = model_file(out, name, args.bench_type)
         try:

@@ -174,6 +174,7 @@ for name in ("tiny", "qwen2.5-0.5b", "qwen3-8b"):
     out["bounds"][name] = [check.trainer_memory_bytes(s, t, 123456789) for t in (100, 2048, 8192)]
     file_bytes = models.n_params(s, 151936) * 2
     out["fits"][name] = check.bench_lengths(types.SimpleNamespace(bench_tokens=8192), s, file_bytes, 80 * 2**30)[0]
+    out.setdefault("fits40", {})[name] = check.bench_lengths(types.SimpleNamespace(bench_tokens=8192), s, file_bytes, 40 * 2**30)[0]
 print(json.dumps(out))
 `;
     const r = await execa(python, ['-c', script, join(work, 'ttsd-device-check', 'driver')]);
@@ -184,12 +185,14 @@ print(json.dumps(out))
       'qwen3-8b': { layers: 36, embd: 4096, ff: 12288, heads: 32, kvHeads: 8, headDim: 128, fileBytes: 123456789 },
     };
     for (const [name, shape] of Object.entries(shapes)) {
-      expect(out.bounds[name], name).toEqual([100, 2048, 8192].map((t) => trainerMemoryBytes(shape, t, 'plain')));
+      expect(out.bounds[name], name).toEqual([100, 2048, 8192].map((t) => trainerMemoryBytes(shape, t, 'blocked')));
     }
-    // 80 GiB: the tiny shape takes 8192 tokens; the real shapes' attention softmax alone rules 8192 out
+    // 80 GiB: with the blocked attention (memory linear in the tokens) every shape takes 8192 tokens (Qwen3-8B's
+    // F16 lower bound is 73.9 GiB); 40 GiB steps Qwen3-8B down to the longest halving that fits
     expect(out.fits.tiny[0]).toBe(8192);
-    expect(out.fits['qwen2.5-0.5b'][0]).toBe(4096);
-    expect(out.fits['qwen3-8b'][0]).toBe(2048);
+    expect(out.fits['qwen2.5-0.5b'][0]).toBe(8192);
+    expect(out.fits['qwen3-8b'][0]).toBe(8192);
+    expect(out.fits40['qwen3-8b'][0]).toBe(2048);
   });
 
   it('fails in one line with a non-zero exit on setups that cannot work', async () => {
@@ -210,7 +213,7 @@ print(json.dumps(out))
     expect(gpuReport).toMatchObject({ ok: false, mode: 'cpu,cuda' });
     expect(gpuReport.compare.tolerance).toEqual({ scalars_rel: 1e-3, adapter_rel: 1e-2 });
     for (const [r, pattern] of [
-      [gpuFlow, /device cuda: this trainer was built without a GPU backend/],
+      [gpuFlow, /device cuda: this trainer was built without CUDA \(ttsd trainer build --cuda builds one\)/],
       [outside, /not inside an unpacked bundle/],
       [noNvcc, /no nvcc .*--cpu-only/],
       [badTrainer, /--trainer \/nonexistent\/ttsd-trainer is not an executable/],

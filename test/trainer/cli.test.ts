@@ -15,7 +15,7 @@ import { tinyModel } from '../helpers/models.js';
 const ttsd = (args: string[]) => execa('node', ['bin/ttsd.js', ...args], { reject: false });
 
 describe('ttsd bench trainer', () => {
-  it.each([[[] as string[]], [['--low-memory']], [['--attention', 'plain']]])('prints one JSON object with step, forward, their ratio, teacher scoring and memory %j', async (extra) => {
+  it.each([[[] as string[]], [['--low-memory']], [['--attention', 'plain']], [['--attention', 'fused']]])('prints one JSON object with step, forward, their ratio, teacher scoring and memory %j', async (extra) => {
     const model = await tinyModel({ arch: 'qwen2', layers: 2 });
     const { stdout, stderr, exitCode } = await ttsd(['bench', 'trainer', '--model', model, '--tokens', '32', '--threads', '1', '--rank', '4', '--json', ...extra]);
     expect(exitCode, stderr).toBe(0);
@@ -26,7 +26,7 @@ describe('ttsd bench trainer', () => {
       expect(bench[key], key).toBeGreaterThan(0);
     }
     expect(bench.tokens).toBe(32);
-    expect(bench.attention).toBe(extra.includes('plain') ? 'plain' : 'fused');
+    expect(bench.attention).toBe(extra[1] === 'plain' || extra[1] === 'fused' ? extra[1] : 'blocked'); // blocked: the default
     expect(bench.ratio).toBeCloseTo(bench.step_ms / bench.forward_ms, 6);
     expect(bench.teacher_ratio).toBeCloseTo(bench.teacher_score_ms / bench.prefill_ms, 6);
     // the teacher's fair baseline is the same decode with logits at the same rows; its host work is part of it
@@ -39,7 +39,12 @@ describe('ttsd bench trainer', () => {
     const { stderr, exitCode } = await ttsd(['bench', 'trainer', '--model', '/nonexistent/model.gguf', '--attention', 'flash', '--json']);
     expect(exitCode).not.toBe(0);
     expect(stderr.trim().split('\n')).toHaveLength(1);
-    expect(stderr).toMatch(/--attention must be fused or plain, got flash/);
+    expect(stderr).toMatch(/--attention must be blocked, fused, plain, got flash/);
+    // the fused attention's custom ops are CPU kernels: refused with a GPU trainer before anything is built
+    const fused = await ttsd(['bench', 'trainer', '--model', '/nonexistent/model.gguf', '--attention', 'fused', '--gpu', 'vulkan', '--json']);
+    expect(fused.exitCode).not.toBe(0);
+    expect(fused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fused.stderr).toMatch(/--attention fused is a CPU kernel; with --gpu vulkan use blocked or plain/);
   });
 
   it('fails with one line on a missing model', async () => {
