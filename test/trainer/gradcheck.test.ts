@@ -280,6 +280,27 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence ($attentio
 // fused attention's forward over three blocks of 64 keys; and a short rollout beside it. Reverse KL, blocked,
 // fused and plain, against the float64 reference (exact teacher: the trainer scores the teacher on an F32
 // inference context here, as the short batch shows).
+/** One plain SGD step of reverse KL (no decay, no clip), so the adapter after the step shows the gradient. */
+function reverseKlSgd(stateDir: string, overrides: Pick<TrainerConfig, 'loraRank' | 'loraAlpha'> & Partial<TrainerConfig>): TrainerConfig {
+  return {
+    model: modelPath,
+    stateDir,
+    loraTargets: ALL_LORA_TARGETS,
+    lr: 1,
+    weightDecay: 0,
+    gradClip: 0,
+    divergence: 'reverse_kl',
+    jsdAlpha: 0.5,
+    topK: TOP_K,
+    teacher: 'ema',
+    ema: 0.01,
+    threads: 2,
+    seed: 1,
+    optimizer: 'sgd',
+    ...overrides,
+  };
+}
+
 describe('a sequence spanning several attention blocks', () => {
   const LONG_SPECS = [SPECS[0]!];
   let longBatch: TrainExample[];
@@ -303,27 +324,9 @@ describe('a sequence spanning several attention blocks', () => {
     { attention: 'fused' as const, attentionBlockRows: 0 },
     { attention: 'plain' as const, attentionBlockRows: 0 },
   ])('$attention attention: loss (rel. ≤ 1e-4) and gradient (median ≤ 1e-3, worst ≤ 1e-2) of reverse KL', async ({ attention, attentionBlockRows }) => {
-    const trainer = await NativeTrainer.start({
-      model: modelPath,
-      stateDir: join(dir, `state-long-${attention}`),
-      loraRank: RANK,
-      loraAlpha: ALPHA,
-      loraTargets: ALL_LORA_TARGETS,
-      lr: 1,
-      weightDecay: 0,
-      gradClip: 0,
-      divergence: 'reverse_kl',
-      jsdAlpha: 0.5,
-      topK: TOP_K,
-      teacher: 'ema',
-      ema: 0.01,
-      threads: 2,
-      seed: 1,
-      optimizer: 'sgd',
-      initAdapter,
-      attention,
-      attentionBlockRows,
-    });
+    const trainer = await NativeTrainer.start(
+      reverseKlSgd(join(dir, `state-long-${attention}`), { loraRank: RANK, loraAlpha: ALPHA, initAdapter, attention, attentionBlockRows }),
+    );
     try {
       const result = await trainer.step(longBatch);
       const c = compareGradients(longExact.grad[0]!, LoraAdapter.read(result.adapterPath));
@@ -366,25 +369,7 @@ describe('rank 16: every LoRA gradient through the full SIMD tiles of the CPU OU
   }, 600_000);
 
   it('reverse KL: loss (rel. ≤ 1e-4) and gradient (median ≤ 1e-3, worst ≤ 1e-2)', async () => {
-    const trainer = await NativeTrainer.start({
-      model: modelPath,
-      stateDir: join(dir, 'state-rank16'),
-      loraRank: R16,
-      loraAlpha: 2 * R16,
-      loraTargets: ALL_LORA_TARGETS,
-      lr: 1,
-      weightDecay: 0,
-      gradClip: 0,
-      divergence: 'reverse_kl',
-      jsdAlpha: 0.5,
-      topK: TOP_K,
-      teacher: 'ema',
-      ema: 0.01,
-      threads: 2,
-      seed: 1,
-      optimizer: 'sgd',
-      initAdapter: path16,
-    });
+    const trainer = await NativeTrainer.start(reverseKlSgd(join(dir, 'state-rank16'), { loraRank: R16, loraAlpha: 2 * R16, initAdapter: path16 }));
     try {
       const result = await trainer.step(batch);
       const c = compareGradients(exact16.grad[0]!, LoraAdapter.read(result.adapterPath), init16, entries16);
