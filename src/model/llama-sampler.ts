@@ -152,6 +152,10 @@ export class LlamaSampler implements Sampler {
   get threads(): number {
     return this.options.threads;
   }
+  /** Its threads spin on the CPU unless every layer of the model is on a GPU. */
+  get cpuThreads(): number {
+    return this.llama.gpu !== false && this.model.gpuLayers >= this.model.fileInsights.totalLayers ? 0 : this.options.threads;
+  }
   get sequences(): number {
     return this.options.sequences;
   }

@@ -60,4 +60,10 @@ export interface Sampler {
   /** Log-probs of a fixed response under `adapter` (default null = base model). */
   score(promptTokens: number[], responseTokens: number[], options?: ScoreOptions): Promise<ScoredResponse>;
   dispose(): Promise<void>;
+  /**
+   * CPU threads its computation spins on (all its contexts together), which a run's CoreBudget
+   * (src/run/cores.ts) keeps within the cores beside the trainers'; 0 or absent when it computes
+   * elsewhere (a GPU, a server).
+   */
+  readonly cpuThreads?: number;
 }

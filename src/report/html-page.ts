@@ -206,11 +206,11 @@ function timeSection(analysis: Analysis): string {
     analysis.utilisation.length === 0
       ? ''
       : `<h3>Utilisation</h3>
-<p class="note">Fraction of wall-clock time each component was busy, as measured by <code>ttsd run</code> (one row per process: the first run and each resume).</p>
-<table class="utilisation"><thead><tr><th>part</th><th>wall time</th><th>sampler</th><th>grader</th><th>trainer</th><th>grader slots</th></tr></thead><tbody>${analysis.utilisation
+<p class="note">Fraction of wall-clock time each component was busy, as measured by <code>ttsd run</code> (one row per process: the first run and each resume). Waiting for cores: sampling calls and training steps held back so that the sampler's and trainers' threads together stay within the cores, summed over them.</p>
+<table class="utilisation"><thead><tr><th>part</th><th>wall time</th><th>sampler</th><th>grader</th><th>trainer</th><th>grader slots</th><th>waiting for cores</th></tr></thead><tbody>${analysis.utilisation
           .map((u, i) => {
             const share = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? percent(value) : '–');
-            return `<tr><td>${i === 0 ? 'run' : `resume ${i}`}</td><td>${formatDuration(u.wall_ms)}</td><td>${share(u.sampler)}</td><td>${share(u.grader)}</td><td>${share(u.trainer)}</td><td>${u.grader_concurrency ?? '–'}</td></tr>`;
+            return `<tr><td>${i === 0 ? 'run' : `resume ${i}`}</td><td>${formatDuration(u.wall_ms)}</td><td>${share(u.sampler)}</td><td>${share(u.grader)}</td><td>${share(u.trainer)}</td><td>${u.grader_concurrency ?? '–'}</td><td>${u.core_wait_ms === undefined ? '–' : formatDuration(u.core_wait_ms)}</td></tr>`;
           })
           .join('')}</tbody></table>`;
   return `<h2>Time breakdown</h2>

@@ -22,6 +22,7 @@ export interface Utilisation {
   trainer?: number;
   grade_slot_ms?: number;
   grader_concurrency?: number;
+  core_wait_ms?: number;
 }
 
 export interface RunLog {
@@ -55,8 +56,8 @@ class Collector {
       else if (event.type === 'train_step') this.cellEvents.push({ key, event });
       else this.cellEvents.push({ key, event: id });
     } else if (event.type === 'utilisation') {
-      const { wall_ms, sampler, grader, trainer, grade_slot_ms, grader_concurrency } = event;
-      this.utilisation.push({ wall_ms, sampler, grader, trainer, grade_slot_ms, grader_concurrency });
+      const { wall_ms, sampler, grader, trainer, grade_slot_ms, grader_concurrency, core_wait_ms } = event;
+      this.utilisation.push({ wall_ms, sampler, grader, trainer, grade_slot_ms, grader_concurrency, core_wait_ms });
     } else if (event.type === 'resume') {
       this.resumes++;
     }

@@ -124,6 +124,8 @@ export interface UtilisationEvent {
   grader: number;
   trainer: number;
   grader_concurrency: number;
+  /** Sampling calls and training steps waiting for CPU cores (src/run/cores.ts), summed over them; absent in older logs. */
+  core_wait_ms?: number;
 }
 
 export interface RunDoneEvent {
@@ -216,7 +218,7 @@ const FIELDS: Record<EventType, Fields> = {
   resume: { required: { at: STRING, repaired: [bool, 'a boolean'] }, optional: {} },
   utilisation: {
     required: { wall_ms: NUMBER },
-    optional: { sample_ms: NUMBER, grade_ms: NUMBER, grade_slot_ms: NUMBER, train_ms: NUMBER, sampler: NUMBER, grader: NUMBER, trainer: NUMBER, grader_concurrency: NUMBER },
+    optional: { sample_ms: NUMBER, grade_ms: NUMBER, grade_slot_ms: NUMBER, train_ms: NUMBER, sampler: NUMBER, grader: NUMBER, trainer: NUMBER, grader_concurrency: NUMBER, core_wait_ms: NUMBER },
   },
   run_done: { required: { at: STRING, cells: INTEGER, attempts: INTEGER }, optional: {} },
 };

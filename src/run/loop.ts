@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { strategyByName } from '../strategies/index.js';
 import type { AttemptOutcome, CellContext, CellHistory } from '../strategies/types.js';
@@ -12,6 +13,7 @@ import type { Progress } from './progress.js';
 import { shardCells, type Shard } from './shards.js';
 import { MeteredCellTrainer, MeteredGrader, SharedSampler, type RunServices } from './services.js';
 import type { RunStore } from './store.js';
+import { CoreBudget } from './cores.js';
 import { BusyMeter } from './utilisation.js';
 
 export interface Cell {
@@ -51,10 +53,13 @@ export interface SearchOptions {
 export async function runSearch(options: SearchOptions): Promise<{ cells: number; attempts: number }> {
   const { config, store, history, services, progress } = options;
   const started = performance.now();
+  // The sampler's and the interleaved cells' trainers' CPU threads together never exceed the cores (cores.ts).
+  const cores = new CoreBudget(services.cores ?? availableParallelism());
   const sampler = new SharedSampler(
     services.sampler,
     { temperature: config.temperature, topP: config.topP, topK: config.sampleTopK, maxTokens: config.maxTokens },
     config.isClip !== null,
+    cores,
   );
   const grader = new MeteredGrader(services.grader);
   const trainMeter = new BusyMeter();
@@ -106,7 +111,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
           maxTokens: lengths.trainer,
         }),
       );
-      trainer = new MeteredCellTrainer(native, stateDir, trainMeter);
+      trainer = new MeteredCellTrainer(native, stateDir, trainMeter, cores);
     }
     // The trainer's own update count, logged with every step (a signal-less step keeps the last one).
     let trainerStep = trainer?.completedSteps ?? 0;
@@ -191,6 +196,7 @@ export async function runSearch(options: SearchOptions): Promise<{ cells: number
     grader: ratio(grader.meter.busyMs, wall),
     trainer: ratio(trainMeter.busyMs, wall),
     grader_concurrency: services.grader.slots ?? config.concurrency, // over every --docker-hosts host
+    core_wait_ms: Math.round(cores.waitMs),
   };
   store.append(utilisation);
   const attempts = countRecorded(history);

@@ -6,6 +6,7 @@ import type { CellSampler, CellTrainer } from '../strategies/types.js';
 import type { Task } from '../tasks/types.js';
 import type { Trainer, TrainerConfig, TrainExample, TrainStepResult } from '../trainer/types.js';
 import type { SamplingParams } from '../strategies/types.js';
+import { CoreBudget } from './cores.js';
 import { BusyMeter } from './utilisation.js';
 
 /** The real (or, in unit tests, scripted) parts a run drives. */
@@ -15,6 +16,8 @@ export interface RunServices {
   /** Starts a trainer on `config.stateDir`, resuming from the state saved there if any. */
   startTrainer(config: TrainerConfig): Promise<Trainer>;
   close(): Promise<void>;
+  /** CPU threads the sampler and trainers together may compute with (cores.ts; default: the cores Node sees). */
+  cores?: number;
 }
 
 /**
@@ -22,7 +25,8 @@ export interface RunServices {
  * which keeps that adapter's weights for the call whatever else is in flight (contract C1), so
  * calls simply run side by side: calls on one adapter decode together in its context's batch,
  * calls on different adapters in their own contexts at the same time. Busy time is metered
- * (overlapping calls count once in busyMs).
+ * (overlapping calls count once in busyMs); a call starts once the sampler's CPU threads fit the
+ * run's core budget (time waiting for them is not busy).
  */
 export class SharedSampler implements CellSampler {
   readonly meter = new BusyMeter();
@@ -32,6 +36,7 @@ export class SharedSampler implements CellSampler {
     private readonly params: SamplingParams,
     /** Record each token's log-prob: the behaviour policy of the importance weight (only with --is-clip). */
     private readonly logprobs = false,
+    private readonly cores = new CoreBudget(1),
   ) {}
 
   /**
@@ -40,7 +45,9 @@ export class SharedSampler implements CellSampler {
    */
   sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null, sampling?: Omit<SamplingParams, 'maxTokens'> & { logprobs: boolean }): Promise<Rollout[]> {
     // Only the importance weight uses the sampler's log-probs (the trainer scores tokens itself): skip their cost otherwise.
-    return this.meter.time(() => this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs, ...sampling, adapter }));
+    return this.cores.use(SAMPLER_PART, this.sampler.cpuThreads ?? 0, () =>
+      this.meter.time(() => this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs, ...sampling, adapter })),
+    );
   }
 
   renderPrompt(messages: ChatMessage[]): Promise<number[]> {
@@ -60,6 +67,9 @@ export class MeteredGrader implements Grader {
   }
 }
 
+/** Every sampling call shares the sampler's one grant of cores (its contexts split its threads). */
+const SAMPLER_PART = 'sampler';
+
 const LAST_STEP_FILE = 'ttsd-last-step.json';
 
 /**
@@ -76,12 +86,18 @@ export class MeteredCellTrainer implements CellTrainer {
     private readonly trainer: Trainer,
     private readonly stateDir: string,
     private readonly meter: BusyMeter,
+    private readonly cores = new CoreBudget(1),
   ) {
     this.lastResult = readLastStep(stateDir);
     this.completedSteps = trainer.completedSteps;
   }
 
+  /** Runs once the trainer's CPU threads fit the run's core budget (its own part: each cell's trainer is a process). */
   step(batch: TrainExample[]): Promise<TrainStepResult> {
+    return this.cores.use(`trainer ${this.stateDir}`, this.trainer.cpuThreads ?? 0, () => this.timedStep(batch));
+  }
+
+  private timedStep(batch: TrainExample[]): Promise<TrainStepResult> {
     return this.meter.time(async () => {
       const result = await this.trainer.step(batch);
       const record = { result, masked: batch.filter((e) => e.masked).length };

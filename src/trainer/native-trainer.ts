@@ -150,6 +150,12 @@ export class NativeTrainer implements Trainer {
     return this.info.step;
   }
 
+  /** A step's graph threads spin on the CPU unless every layer is on a GPU device (then only the host head's log-softmax and the input lookup run here, without spinning barriers). */
+  get cpuThreads(): number {
+    const onGpu = (this.config.device ?? 'cpu') !== 'cpu' && this.config.gpuLayers === -1;
+    return onGpu ? 0 : this.config.threads;
+  }
+
   async step(batch: TrainExample[]): Promise<TrainStepResult> {
     if (batch.length === 0) throw new TrainerRequestError('empty batch');
     for (const example of batch) {

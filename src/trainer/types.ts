@@ -177,4 +177,6 @@ export interface Trainer {
   /** Persist everything needed to resume (adapter, EMA teacher, AdamW moments, step count). */
   save(): Promise<void>;
   close(): Promise<void>;
+  /** CPU threads a step spins on (ggml's graph threads), for the run's CoreBudget; 0 or absent on a GPU device. */
+  readonly cpuThreads?: number;
 }

@@ -10,6 +10,7 @@ import type { Progress } from '../../src/run/progress.js';
 import { RunStore } from '../../src/run/store.js';
 import { STRATEGY_NAMES } from '../../src/strategies/index.js';
 import type { Task } from '../../src/tasks/types.js';
+import type { TrainerConfig } from '../../src/trainer/types.js';
 import { task } from '../strategies/scripted.js';
 import { CountingTrainer, DeterministicSampler, scriptedServices } from './scripted-services.js';
 
@@ -152,5 +153,59 @@ describe('run loop: the family and its variants', () => {
     // with two learning variants the old directory cannot be told apart: each gets its own
     expect(trainerStateDir(dir, 'sdpo', 'toy', 0, false)).toBe(path.join(dir, 'trainer', 'sdpo__toy__seed0'));
     expect(trainerStateDir(dir, 'sdpo', 'toy', 1, true)).toBe(path.join(dir, 'trainer', 'sdpo__toy__seed1'));
+  });
+
+  it('keeps the sampler and the interleaved cells\' trainers within the cores: parts that each take every core never compute at once', async () => {
+    // 2 cores; the sampler and every trainer declare 2 CPU threads; 3 SDPO cells interleaved. The
+    // sampler's calls for different cells share its threads (one part), so parts are counted.
+    let samplerCalls = 0;
+    let trainerSteps = 0;
+    let most = 0;
+    let overlaps = 0;
+    const compute = async <T>(part: 'sampler' | 'trainer', work: () => Promise<T>) => {
+      if (part === 'sampler') samplerCalls++;
+      else trainerSteps++;
+      const parts = (samplerCalls > 0 ? 1 : 0) + trainerSteps;
+      if (parts > 1) overlaps++;
+      most = Math.max(most, parts);
+      try {
+        return await work();
+      } finally {
+        if (part === 'sampler') samplerCalls--;
+        else trainerSteps--;
+      }
+    };
+    class CpuSampler extends DeterministicSampler {
+      readonly cpuThreads = 2;
+      override sample(...args: Parameters<DeterministicSampler['sample']>) {
+        return compute('sampler', () => super.sample(...args));
+      }
+    }
+    class CpuTrainer extends CountingTrainer {
+      readonly cpuThreads = 2;
+      override step(batch: Parameters<CountingTrainer['step']>[0]) {
+        return compute('trainer', () => super.step(batch));
+      }
+    }
+    const sdpoOnly = resolveConfig({ model: 'm.gguf', budget: 9, rollouts: 3, seeds: [0, 1, 2], 'context-size': 512, 'max-tokens': 64, 'parallel-cells': 3, strategies: 'sdpo' }, {}, STRATEGY_NAMES);
+    const run = async (cores: number) => {
+      const dir = path.join(tmp, `cores-${cores}`);
+      const store = RunStore.create(dir);
+      store.append({ type: 'run', version: 1, budget: sdpoOnly.budget, strategies: ['sdpo'], seeds: sdpoOnly.seeds, tasks: [task.id] });
+      const services = { ...scriptedServices(new CpuSampler(1000)), startTrainer: async (c: TrainerConfig) => new CpuTrainer(c), cores };
+      samplerCalls = trainerSteps = most = overlaps = 0;
+      await runSearch({ config: sdpoOnly, tasks: [task], runDir: dir, store, history: historyFromEvents([], dir), services, progress: quiet });
+      store.close();
+      const events = RunStore.open(dir).events as Ev[];
+      return { most, overlaps, steps: events.filter((e) => e.type === 'train_step').length, utilisation: events.find((e) => e.type === 'utilisation')! };
+    };
+    const two = await run(2);
+    expect(two.steps).toBe(3 * 2);
+    expect(two.most).toBe(1);
+    expect(two.utilisation.core_wait_ms).toBeGreaterThan(0);
+    // with cores for all three (6 threads) the same cells do compute side by side: the budget, not the loop, kept them apart
+    const six = await run(6);
+    expect(six.steps).toBe(3 * 2);
+    expect(six.overlaps).toBeGreaterThan(0);
   });
 });
