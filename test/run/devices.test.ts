@@ -3,11 +3,13 @@
 // take it; an explicit `--gpu vulkan` still may. The real probe runs against this machine's real node-llama-cpp.
 import { describe, expect, it } from 'vitest';
 import { isSoftwareDevice, realProbe, resolveDevices, type DeviceProbe } from '../../src/run/devices.js';
+import { DEVICE_BUILDS, requireVulkanTools } from '../../src/trainer/build.js';
+import type { TrainerDevice } from '../../src/trainer/types.js';
 
 /** A probe with scripted answers (the decision alone); the real one is tested below. */
-const scripted = (types: (string | false)[], names: Record<string, string[]>): DeviceProbe => ({
+const scripted = (types: (string | false)[], names: Record<string, string[]>, missingTools: Partial<Record<TrainerDevice, string>> = {}): DeviceProbe => ({
   gpuTypes: async () => types,
-  nvcc: () => null,
+  trainerTools: (device) => missingTools[device] ?? null,
   deviceNames: async (gpu) => names[gpu] ?? [],
 });
 
@@ -45,4 +47,58 @@ describe('--gpu auto skips software devices', () => {
     const d = await resolveDevices({ gpu: 'auto', gpuLayers: 'max' }, { needsTrainer: true, probe: realProbe });
     expect(d).toMatchObject({ sampling: false, trainer: 'cpu' });
   }, 60_000);
+});
+
+describe('--gpu vulkan trains on the Vulkan trainer', () => {
+  const RADEON = 'AMD Radeon RX 7900 XTX (RADV NAVI31)';
+  const LLVMPIPE = 'llvmpipe (LLVM 15.0.6, 256 bits)';
+
+  it('with a learning strategy: the Vulkan trainer with the model on the device, as --gpu cuda does; sampling alone: the CPU trainer', async () => {
+    const probe = scripted(['vulkan', false], { vulkan: [RADEON] });
+    const d = await resolveDevices({ gpu: 'vulkan', gpuLayers: 'max' }, { needsTrainer: true, probe });
+    expect(d).toEqual({
+      sampling: 'vulkan',
+      samplingLayers: 'max',
+      trainer: 'vulkan',
+      trainerGpuLayers: -1,
+      line: `--gpu vulkan: sampling on vulkan and training with the Vulkan trainer (all layers on the GPU: ${RADEON})`,
+    });
+    expect((await resolveDevices({ gpu: 'vulkan', gpuLayers: 12 }, { needsTrainer: true, probe })).trainerGpuLayers).toBe(12);
+    expect(await resolveDevices({ gpu: 'vulkan', gpuLayers: 'max' }, { needsTrainer: false, probe })).toMatchObject({ sampling: 'vulkan', trainer: 'cpu', trainerGpuLayers: 0 });
+    // the GPU trainers are declared in one place; the cuda path is the same decision
+    const cuda = await resolveDevices({ gpu: 'cuda', gpuLayers: 'max' }, { needsTrainer: true, probe: scripted(['cuda', false], { cuda: ['NVIDIA H100 80GB HBM3'] }) });
+    expect(cuda).toMatchObject({ sampling: 'cuda', trainer: 'cuda', trainerGpuLayers: -1 });
+    expect(cuda.line).toBe('--gpu cuda: sampling on cuda and training with the CUDA trainer (all layers on the GPU: NVIDIA H100 80GB HBM3)');
+  });
+
+  it('a software device asked for by name is taken, and the line says it runs on the CPU', async () => {
+    const d = await resolveDevices({ gpu: 'vulkan', gpuLayers: 'max' }, { needsTrainer: true, probe: scripted(['vulkan', false], { vulkan: [LLVMPIPE] }) });
+    expect(d).toMatchObject({ trainer: 'vulkan' });
+    expect(d.line).toBe(`--gpu vulkan: sampling on vulkan and training with the Vulkan trainer (all layers on the GPU: ${LLVMPIPE}, a software device that runs on the CPU)`);
+  });
+
+  it("without glslc or the Vulkan headers: refused at start in one line, the build's own message; sampling alone still runs", async () => {
+    // the message the Vulkan build itself fails with on a machine without glslc (PATH empty)
+    const missing = DEVICE_BUILDS.vulkan.missingTools({ PATH: '' })!;
+    expect(() => requireVulkanTools({ PATH: '' })).toThrow(missing);
+    const probe = scripted(['vulkan', false], { vulkan: [RADEON] }, { vulkan: missing });
+    await expect(resolveDevices({ gpu: 'vulkan', gpuLayers: 'max' }, { needsTrainer: true, probe })).rejects.toThrow(
+      /^--gpu vulkan: the Vulkan trainer needs glslc and the Vulkan headers \(.*\): no glslc on PATH$/,
+    );
+    await expect(resolveDevices({ gpu: 'vulkan', gpuLayers: 'max' }, { needsTrainer: false, probe })).resolves.toMatchObject({ sampling: 'vulkan', trainer: 'cpu' });
+  });
+
+  it('a backend that lists no device (lavapipe hidden by ggml-vulkan): refused at start rather than at the first training step', async () => {
+    await expect(resolveDevices({ gpu: 'vulkan', gpuLayers: 'max' }, { needsTrainer: true, probe: scripted(['vulkan', false], { vulkan: [] }) })).rejects.toThrow(
+      /^--gpu vulkan: node-llama-cpp's vulkan backend lists no device here, so the Vulkan trainer has none to train on \(ggml-vulkan lists CPU-type devices such as Mesa's lavapipe only when GGML_VK_VISIBLE_DEVICES names them\); use --gpu auto or --gpu off$/,
+    );
+  });
+
+  it('auto keeps training on the CPU and names the flag that trains on the GPU it found', async () => {
+    const d = await resolveDevices({ gpu: 'auto', gpuLayers: 'max' }, { needsTrainer: true, probe: scripted(['vulkan', false], { vulkan: [RADEON] }) });
+    expect(d).toMatchObject({ sampling: 'vulkan', trainer: 'cpu', trainerGpuLayers: 0 });
+    expect(d.line).toBe('--gpu auto: sampling on vulkan (all layers on the GPU); the trainer runs on the CPU (--gpu vulkan builds and uses the Vulkan trainer)');
+    const metal = await resolveDevices({ gpu: 'auto', gpuLayers: 'max' }, { needsTrainer: true, probe: scripted(['metal', false], { metal: ['Apple M2'] }) });
+    expect(metal.line).toBe('--gpu auto: sampling on metal (all layers on the GPU); the trainer runs on the CPU (the trainer has no Metal build)');
+  });
 });
