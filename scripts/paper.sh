@@ -33,7 +33,8 @@ if [ "${SKIP_SETUP:-0}" != 1 ]; then bash scripts/setup.sh; fi
 
 # GPU_FLAGS: how `ttsd run` uses the GPU (its --gpu auto|cuda|vulkan|off and --gpu-layers N|max).
 # Default: --gpu auto when this checkout's `ttsd run` has --gpu, else nothing (CPU sampling).
-# GPU_FLAGS= (empty) forces the CPU; GPU_FLAGS="--gpu cuda --gpu-layers max" pins it.
+# GPU_FLAGS= (empty) forces the CPU; GPU_FLAGS="--gpu cuda --gpu-layers max" pins it. auto trains on the CPU;
+# --gpu cuda / --gpu vulkan (AMD, Intel) also build and train with the CUDA / Vulkan trainer on that GPU.
 if [ -z "${GPU_FLAGS+set}" ]; then
   if ttsd run --help | grep -q -- '--gpu <'; then GPU_FLAGS="--gpu auto"; else GPU_FLAGS=""; fi
 fi

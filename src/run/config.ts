@@ -80,7 +80,7 @@ export interface RunConfig {
   // variants: more labelled runs of a strategy, each with its own settings
   variants: VariantSpec[];
   // machine
-  /** Sampling (and, with 'cuda', training) device: auto = a GPU node-llama-cpp finds, else the CPU. */
+  /** Sampling (and, with 'cuda' / 'vulkan', training) device: auto = a GPU node-llama-cpp finds, else the CPU. */
   gpu: GpuMode;
   /** Model layers on the GPU: a count or 'max' (all of them). */
   gpuLayers: number | 'max';
@@ -216,8 +216,8 @@ export const OPTION_SPECS: OptionSpec[] = [
   { flag: '--ssd-temperature <t>', key: 'ssdTemperature', description: 'ssd: sampling temperature of its (trained-on) attempts (default --temperature)', parse: real(0, 10, true), defaultValue: () => null },
   { flag: '--ssd-top-p <p>', key: 'ssdTopP', description: 'ssd: nucleus of its attempts (default --top-p)', parse: real(0, 1, true), defaultValue: () => null },
   { flag: '--variant <label=strategy,key=value,...>', key: 'variants', description: 'a labelled variant of a strategy with its own settings (repeatable), e.g. sdpo-fast=sdpo,lr=3e-4,teacher=frozen', parse: parseVariants, defaultValue: () => [], repeatable: true },
-  { flag: '--gpu <mode>', key: 'gpu', description: `sampling device: ${GPU_MODES.join(' | ')} (auto: a GPU node-llama-cpp finds, else the CPU; cuda also builds and trains with the CUDA trainer)`, parse: oneOf(GPU_MODES, { cpu: 'off', none: 'off', false: 'off' }), defaultValue: () => 'auto' },
-  { flag: '--gpu-layers <n|max>', key: 'gpuLayers', description: 'model layers on the GPU (sampler, and the CUDA trainer): a count or max', parse: gpuLayers, defaultValue: () => 'max' },
+  { flag: '--gpu <mode>', key: 'gpu', description: `sampling device: ${GPU_MODES.join(' | ')} (auto: a GPU node-llama-cpp finds, else the CPU; cuda / vulkan also build and train with the CUDA / Vulkan trainer)`, parse: oneOf(GPU_MODES, { cpu: 'off', none: 'off', false: 'off' }), defaultValue: () => 'auto' },
+  { flag: '--gpu-layers <n|max>', key: 'gpuLayers', description: 'model layers on the GPU (sampler, and the CUDA / Vulkan trainer): a count or max', parse: gpuLayers, defaultValue: () => 'max' },
   { flag: '--threads <n>', key: 'threads', description: 'CPU threads for sampling and training', parse: int(1, 1024), defaultValue: () => os.availableParallelism() },
   { flag: '--concurrency <n>', key: 'concurrency', description: 'sandboxes grading in parallel on the local engine (with --docker-hosts: each host\'s own =N or CPU count)', parse: int(1, 256), defaultValue: () => 2 },
   { flag: '--docker-hosts <list>', key: 'dockerHosts', description: 'Docker hosts that grade, comma-separated: unix:///path.sock, tcp://host:port (TLS from DOCKER_CERT_PATH), ssh://user@host[:port] (one tunnel each); each =N for its concurrency (default: its CPU count); default: the local engine', parse: dockerHosts, defaultValue: () => [] },

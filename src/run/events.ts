@@ -91,6 +91,8 @@ export interface TrainStepEvent {
   signal?: boolean;
   /** the trainer loss of the step's variant: distill | policy_gradient | cross_entropy */
   loss_kind?: string;
+  /** nodes of a GPU trainer's step the scheduler placed on the CPU, by op ("GET_ROWS×1"); absent: none (always so on the CPU trainer) */
+  cpu_ops?: string[];
 }
 
 /** Closes a (task, label, seed) cell: nothing more is appended for it. */
@@ -209,6 +211,7 @@ const FIELDS: Record<EventType, Fields> = {
       is_clipped: METRIC,
       signal: [bool, 'a boolean'],
       loss_kind: STRING,
+      cpu_ops: [listOf(str), 'a list of strings'],
     },
   },
   cell_done: {

@@ -225,6 +225,8 @@ function trainStepEvent(task: string, strategy: string, seed: number, step: numb
     adapter: r.adapterPath,
     is_weight_mean: r.isWeightMean,
     is_clipped: r.isClipped,
+    // where a GPU trainer's step fell back to the CPU, as the trainer reports it (always empty on the CPU trainer)
+    ...(r.cpuOps && r.cpuOps.length > 0 && { cpu_ops: r.cpuOps }),
   };
 }
 

@@ -7,7 +7,7 @@ import { llamaRuntime, resolveModelPath } from '../model/runtime.js';
 import { strategyByName } from '../strategies/index.js';
 import { DockerGrader } from '../sandbox/docker-grader.js';
 import type { Task } from '../tasks/types.js';
-import { buildTrainer } from '../trainer/build.js';
+import { buildTrainer, DEVICE_BUILDS } from '../trainer/build.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
 import { checkSameVocabulary } from '../gguf/vocabulary.js';
 import { runVariants, type RunConfig } from './config.js';
@@ -28,7 +28,7 @@ export interface RealServicesOptions {
 /**
  * Starts the real parts: the node-llama-cpp sampler (on the device `--gpu` resolved to), then —
  * with the tasks given — the lengths of the run, refusing settings that cannot work; then the
- * native trainer's build (CPU, or CUDA with `--gpu cuda`) and the Docker grader.
+ * native trainer's build (CPU, or the CUDA / Vulkan one with `--gpu cuda` / `vulkan`) and the Docker grader.
  */
 export async function startRealServices(config: RunConfig, options: RealServicesOptions): Promise<RunServices & { lengths?: RunLengths; devices: Devices }> {
   const devices = options.devices ?? (await resolveDevices(config, { needsTrainer: options.needsTrainer }));
@@ -75,7 +75,8 @@ export async function startRealServices(config: RunConfig, options: RealServices
       checkContext(config, lengths);
       if (options.needsTrainer) {
         const available =
-          devices.trainer === 'cuda' && vram
+          // a GPU trainer holds the model and its activations in the device's memory (the one node-llama-cpp samples on)
+          devices.trainer !== 'cpu' && vram
             ? { bytes: vram.total, what: `GPU memory (${devices.sampling})` }
             : { bytes: os.totalmem(), what: "this machine's memory" };
         checkTrainerMemory(lengths, shape, available);
@@ -85,7 +86,7 @@ export async function startRealServices(config: RunConfig, options: RealServices
     // before any sampling, rather than in the middle of the first SDPO cell.
     // (TTSD_TRAINER_EXE: a development build NativeTrainer uses instead of the cached one.)
     if (options.needsTrainer && !process.env.TTSD_TRAINER_EXE) {
-      await buildTrainer({ cuda: devices.trainer === 'cuda', log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
+      await buildTrainer({ ...DEVICE_BUILDS[devices.trainer].options, log: (line) => process.stderr.write(`trainer build: ${line}\n`) });
     }
     // --docker-hosts: each host's own concurrency; otherwise the local engine with --concurrency.
     grader = await DockerGrader.create(config.dockerHosts.length > 0 ? { hosts: config.dockerHosts } : { concurrency: config.concurrency });
@@ -104,7 +105,7 @@ export async function startRealServices(config: RunConfig, options: RealServices
         ...trainerConfig,
         model: sampler.modelPath,
         ...(trainerConfig.teacherModel !== undefined && { teacherModel: teacherFiles.get(trainerConfig.teacherModel) ?? trainerConfig.teacherModel }),
-        ...(devices.trainer === 'cuda' && { device: 'cuda' as const, gpuLayers: devices.trainerGpuLayers }),
+        ...(devices.trainer !== 'cpu' && { device: devices.trainer, gpuLayers: devices.trainerGpuLayers }),
       }),
     close: async () => {
       await Promise.allSettled([sampler.dispose(), grader.close()]);

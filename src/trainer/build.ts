@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import { bundledLlamaTag, cacheDir, ensureLlamaSource } from '../llama/source.js';
 import { processAlive } from '../process.js';
+import type { TrainerDevice } from './types.js';
 
 export interface BuildOptions {
   /** GGML_CUDA=ON for NVIDIA GPUs: needs nvcc (findNvcc), cached under its own key; not testable on the CPU-only CI. */
@@ -82,11 +83,28 @@ export function missingVulkanTools(env: NodeJS.ProcessEnv = process.env, include
   return null;
 }
 
+/** The one line a `--vulkan` build without glslc or the headers fails with, or null when both are there. */
+export function vulkanToolsProblem(env: NodeJS.ProcessEnv = process.env, includeDirs?: string[]): string | null {
+  const missing = missingVulkanTools(env, includeDirs);
+  return missing ? `${NO_VULKAN_TOOLS_MESSAGE}: ${missing === 'glslc' ? 'no glslc on PATH' : 'no vulkan/vulkan.h'}` : null;
+}
+
 /** Refuses a `--vulkan` build without glslc or the headers, in one line. */
 export function requireVulkanTools(env: NodeJS.ProcessEnv = process.env, includeDirs?: string[]): void {
-  const missing = missingVulkanTools(env, includeDirs);
-  if (missing) throw new UserError(`${NO_VULKAN_TOOLS_MESSAGE}: ${missing === 'glslc' ? 'no glslc on PATH' : 'no vulkan/vulkan.h'}`);
+  const problem = vulkanToolsProblem(env, includeDirs);
+  if (problem) throw new UserError(problem);
 }
+
+/**
+ * Each trainer device's build, declared once: its build options, its name in messages, and what this machine lacks
+ * to build it (the build's own one-line message) or null. `ttsd run --gpu cuda|vulkan`, NativeTrainer and the
+ * benches pick the build from here instead of naming the backends.
+ */
+export const DEVICE_BUILDS: Record<TrainerDevice, { options: Pick<BuildOptions, 'cuda' | 'vulkan'>; name: string; missingTools: (env?: NodeJS.ProcessEnv) => string | null }> = {
+  cpu: { options: {}, name: 'CPU', missingTools: () => null },
+  cuda: { options: { cuda: true }, name: 'CUDA', missingTools: (env) => (findNvcc(env) === null ? NO_NVCC_MESSAGE : null) },
+  vulkan: { options: { vulkan: true }, name: 'Vulkan', missingTools: (env) => vulkanToolsProblem(env) },
+};
 
 /** CMake flags of a build: the CPU trainer, or with `cuda` the CUDA one (ggml-cuda; nvcc given to CMake explicitly), or with `vulkan` the Vulkan one. */
 export function cmakeFlags(options: BuildOptions & { nvcc?: string }): string[] {

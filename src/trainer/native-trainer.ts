@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
-import { buildTrainer } from './build.js';
+import { buildTrainer, DEVICE_BUILDS } from './build.js';
 import { TrainerDiedError, TrainerRequestError } from './errors.js';
 import { encodeFrame, encodeStep, FrameReader, type Frame } from './protocol.js';
 import { isTrainerAttention, TRAINER_ATTENTIONS, type Trainer, type TrainerAttention, type TrainerConfig, type TrainExample, type TrainStepResult } from './types.js';
@@ -122,7 +122,9 @@ export class NativeTrainer implements Trainer {
   /** Starts a trainer process (building it first if needed) and initialises it with `config`. */
   static async start(config: TrainerConfig): Promise<NativeTrainer> {
     // TTSD_TRAINER_EXE: a development build of native/ used instead of the cached one
-    const executable = process.env.TTSD_TRAINER_EXE ?? (await buildTrainer({ cuda: config.device === 'cuda', vulkan: config.device === 'vulkan' }));
+    // (a device name the table lacks gets the CPU build, whose init refuses it in the trainer's own line)
+    const device = config.device ?? 'cpu';
+    const executable = process.env.TTSD_TRAINER_EXE ?? (await buildTrainer(Object.hasOwn(DEVICE_BUILDS, device) ? DEVICE_BUILDS[device].options : {}));
     mkdirSync(config.stateDir, { recursive: true });
     const child = execa(executable, [], {
       stdin: 'pipe',

@@ -23,6 +23,7 @@ import { RunStore } from '../../src/run/store.js';
 import { resolveConfig } from '../../src/run/config.js';
 import { STRATEGY_NAMES } from '../../src/strategies/index.js';
 import type { Task } from '../../src/tasks/types.js';
+import { NO_NVCC_MESSAGE } from '../../src/trainer/build.js';
 import type { TrainerConfig } from '../../src/trainer/types.js';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -202,7 +203,11 @@ describe('sampler slots', () => {
 });
 
 describe('devices', () => {
-  const probe = (types: (string | false)[], nvcc: string | null = '/usr/local/cuda/bin/nvcc'): DeviceProbe => ({ gpuTypes: async () => types, nvcc: () => nvcc });
+  // nvcc null: the CUDA trainer's build tools are missing (its build's own line)
+  const probe = (types: (string | false)[], nvcc: string | null = '/usr/local/cuda/bin/nvcc'): DeviceProbe => ({
+    gpuTypes: async () => types,
+    trainerTools: (device) => (device === 'cuda' && nvcc === null ? NO_NVCC_MESSAGE : null),
+  });
   const settings = (gpu: 'auto' | 'cuda' | 'vulkan' | 'off', gpuLayers: number | 'max' = 'max') => ({ gpu, gpuLayers });
 
   it('auto: the CPU, said in one line, when node-llama-cpp finds no GPU', async () => {
@@ -234,9 +239,9 @@ describe('devices', () => {
     expect((await resolveDevices(settings('cuda', 12), { needsTrainer: true, probe: probe(['cuda']) })).trainerGpuLayers).toBe(12);
   });
 
-  it('vulkan: refused where unusable; samples on it, trains on the CPU; off: nothing said', async () => {
+  it('vulkan: refused where unusable; samples and trains on it (test/run/devices.test.ts); off: nothing said', async () => {
     await expect(resolveDevices(settings('vulkan'), { needsTrainer: true, probe: probe(['cuda', false]) })).rejects.toThrow(/^--gpu vulkan: node-llama-cpp cannot use Vulkan/);
-    expect(await resolveDevices(settings('vulkan'), { needsTrainer: true, probe: probe(['vulkan']) })).toMatchObject({ sampling: 'vulkan', trainer: 'cpu' });
+    expect(await resolveDevices(settings('vulkan'), { needsTrainer: true, probe: probe(['vulkan']) })).toMatchObject({ sampling: 'vulkan', trainer: 'vulkan' });
     expect(await resolveDevices(settings('off'), { needsTrainer: true, probe: probe(['cuda']) })).toEqual({ sampling: false, samplingLayers: 0, trainer: 'cpu', trainerGpuLayers: 0, line: null });
   });
 });

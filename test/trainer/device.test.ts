@@ -12,6 +12,7 @@ import { buildTrainer } from '../../src/trainer/build.js';
 import { TrainerRequestError } from '../../src/trainer/errors.js';
 import { NativeTrainer } from '../../src/trainer/native-trainer.js';
 import type { TrainerAttention, TrainerConfig, TrainStepResult } from '../../src/trainer/types.js';
+import { LAVAPIPE_ENV, useEnv } from '../helpers/lavapipe.js';
 import { tinyModel } from '../helpers/models.js';
 import { batchOf, tempStateDir, testConfig } from './helpers.js';
 
@@ -23,15 +24,12 @@ function stateDir(): string {
 }
 
 // ggml-vulkan hides CPU-type Vulkan devices unless GGML_VK_VISIBLE_DEVICES names them: lavapipe is device 0 here
-const savedVisible = process.env.GGML_VK_VISIBLE_DEVICES;
+useEnv(LAVAPIPE_ENV);
 beforeAll(async () => {
   // scripts/setup.sh builds it (a cold build takes ~30 min on 2 busy cores); TTSD_TRAINER_EXE: a development build
   if (!process.env.TTSD_TRAINER_EXE) await buildTrainer({ vulkan: true });
-  process.env.GGML_VK_VISIBLE_DEVICES = '0';
 }, 3_600_000);
 afterAll(() => {
-  if (savedVisible === undefined) delete process.env.GGML_VK_VISIBLE_DEVICES;
-  else process.env.GGML_VK_VISIBLE_DEVICES = savedVisible;
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
