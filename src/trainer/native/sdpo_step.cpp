@@ -1110,7 +1110,7 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
         { "peak_rss_mb", peak_rss_mb() },
         // of the full step (the same graphs as the timed passes)
         { "cpuOps", full.cpu_ops },
-        { "forwards", full.forwards }, // body forward passes of that step: 1 (forward and backward in one evaluation)
+        { "forwards", full.forwards }, // body forward passes of that step (see step_result::forwards)
         { "device", cfg.device },
     };
 }
