@@ -77,6 +77,14 @@ export interface TrainerBench {
   peak_rss_mb: number;
   /** See TrainerInfo.cpuOps: the CPU-placed nodes of the bench's training and head graphs. */
   cpuOps: string[];
+  /** TrainStepResult.forwards of the bench's full step (one rollout): 1, the forward and backward in one evaluation. */
+  forwards: number;
+}
+
+/** A reply's forwards, checked: a count of body forward passes. */
+function forwardCount(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new TrainerRequestError(`trainer ${what} reply: forwards must be a non-negative integer, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /** A reply's cpuOps, checked: a list of op names with counts. */
@@ -193,6 +201,7 @@ export class NativeTrainer implements Trainer {
       isWeightMean: number('isWeightMean'),
       isClipped: number('isClipped'),
       cpuOps: opList(header.cpuOps, 'step'),
+      forwards: forwardCount(header.forwards, 'step'),
     };
   }
 
@@ -205,6 +214,7 @@ export class NativeTrainer implements Trainer {
     const header = await this.request({ cmd: 'bench', tokens });
     delete header.ok;
     opList(header.cpuOps, 'bench');
+    forwardCount(header.forwards, 'bench');
     return header as unknown as TrainerBench;
   }
 

@@ -168,6 +168,13 @@ export interface TrainStepResult {
   isClipped: number; // fraction of those tokens whose ratio exceeded isClip (policy_gradient: where the PPO clip binds)
   /** Nodes of this step's training and head graphs the scheduler placed on the CPU while the model is on a GPU ("OP×n"); [] on the CPU device. */
   cpuOps?: string[];
+  /**
+   * Forward passes of the student's body (training graph evaluations) in this step: one per unmasked rollout (its
+   * forward, the head from the scheduler's callback and its backward in one evaluation, on the CPU and on GPU
+   * devices alike), plus one per rollout for the trust region's student pass at the teacher prompt and one for
+   * measureKlAfter's pass after the update.
+   */
+  forwards?: number;
 }
 
 export interface Trainer {

@@ -33,6 +33,7 @@ describe('ttsd bench trainer', () => {
     expect(bench.teacher_ratio_rows).toBeCloseTo(bench.teacher_score_ms / bench.prefill_rows_ms, 6);
     expect(bench.teacher_host_ms).toBeLessThan(bench.teacher_score_ms);
     expect(Number.isInteger(bench.full_step_minor_faults) && bench.full_step_minor_faults >= 0).toBe(true);
+    expect(bench.forwards).toBe(1); // the full step's one rollout: forward, head and backward in one evaluation
   }, 300_000);
 
   it('refuses an unknown --attention in one line', async () => {

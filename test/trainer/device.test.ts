@@ -76,15 +76,21 @@ async function compare(type: 'f32' | 'f16' | 'q8_0', attention: TrainerAttention
   const model = await tinyModel({ type });
   // SGD: the adapter after a step is the start minus lr × gradient, so its deviation is the gradient's. (AdamW's
   // first update is lr × sign(g): components with g near 0 flip sign on any rounding difference.)
-  const base = { attention, optimizer: 'sgd' as const, ...extra };
+  const { gpuLayers = -1, ...rest } = extra; // the device side's only (the CPU trainer refuses gpuLayers)
+  const base = { attention, optimizer: 'sgd' as const, ...rest };
   const cpu = await run(testConfig(model, stateDir(), base), 2);
-  const gpu = await run(testConfig(model, stateDir(), { ...base, device: 'vulkan', gpuLayers: -1 }), 2);
+  const gpu = await run(testConfig(model, stateDir(), { ...base, device: 'vulkan', gpuLayers }), 2);
   let scalars = 0;
   let adapter = 0;
   for (let s = 0; s < 2; s++) {
     const [c, g] = [cpu.results[s]!, gpu.results[s]!];
     expect(c.cpuOps).toEqual([]); // the CPU device: empty by definition
     expect(g.skipped).toBe(false);
+    // one body forward per rollout on both: the Vulkan step took H, ran the head and wrote dL/dH from the scheduler's
+    // callback inside the one training evaluation (a second forward, as a no-grad pass for H, would count 2 each)
+    const rollouts = batchOf(s + 1).filter((e) => !e.masked).length;
+    expect(c.forwards).toBe(rollouts);
+    expect(g.forwards).toBe(rollouts);
     scalars = Math.max(scalars, relative(g.loss, c.loss), relative(g.klBefore, c.klBefore), relative(g.gradNorm, c.gradNorm));
     adapter = Math.max(adapter, adapterDeviation(gpu.adapters[s]!, cpu.adapters[s]!));
   }
@@ -130,6 +136,19 @@ describe('trainer on a Vulkan device (lavapipe)', () => {
     // recomputation, the causal key prefixes and the padding of dK/dV all run on the device. Same tolerance as plain.
     const r = await compare('f32', 'blocked', 100, { attentionBlockRows: 8 });
     for (const ops of r.cpuOps) expect(ops).toEqual([INPUT_LOOKUP]);
+    expect(r.scalars).toBeLessThan(1e-3);
+    expect(r.adapter).toBeLessThan(1e-5);
+  }, 900_000);
+
+  it('layers partly on the CPU (gpuLayers 2 of the tiny model\'s 2 + output: layer 0 on the CPU): CPU and device splits in one training evaluation, same steps', async () => {
+    // llama.cpp offloads the last gpuLayers − 1 layers and the output layer: layer 0's forward and backward run in
+    // CPU splits, layer 1, the output norm (H) and the start of the backward in device splits, and the gradient
+    // crosses between them in both directions within the single evaluation. Same tolerance as the full offload.
+    const r = await compare('f32', 'blocked', 100, { attentionBlockRows: 8, gpuLayers: 2 });
+    for (const ops of r.cpuOps) {
+      expect(ops).toContain(INPUT_LOOKUP);
+      expect(ops.some((op) => op.startsWith('MUL_MAT×'))).toBe(true); // layer 0's projections
+    }
     expect(r.scalars).toBeLessThan(1e-3);
     expect(r.adapter).toBeLessThan(1e-5);
   }, 900_000);

@@ -6,7 +6,7 @@
 //                                     then float32 token weights of each example with w = r (w = 0: none); a = the
 //                                     example's advantage / weight (absent: none)
 //                                     -> {"ok":true, step, loss, klBefore, klAfter, gradNorm, tokens, ms, skipped, adapterPath,
-//                                         isWeightMean, isClipped, cpuOps}
+//                                         isWeightMean, isClipped, cpuOps, forwards}
 //   {"cmd":"save"} -> {"ok":true}      {"cmd":"bench", tokens} -> {"ok":true, ...timings}      {"cmd":"shutdown"}
 // A request that cannot be served answers {"error": "..."}; "fatal": true means the process exits next.
 // Logs go to stderr; stdout carries frames only (fd 1 is redirected to stderr so that stray prints cannot
@@ -80,7 +80,7 @@ static nlohmann::json to_json(const step_result & r) {
         { "ok", true }, { "step", r.step }, { "loss", r.loss }, { "klBefore", r.kl_before }, { "klAfter", r.kl_after },
         { "gradNorm", r.grad_norm }, { "tokens", r.tokens }, { "ms", r.ms }, { "skipped", r.skipped },
         { "adapterPath", r.adapter_path }, { "isWeightMean", r.is_weight_mean }, { "isClipped", r.is_clipped },
-        { "cpuOps", r.cpu_ops },
+        { "cpuOps", r.cpu_ops }, { "forwards", r.forwards },
     };
 }
 

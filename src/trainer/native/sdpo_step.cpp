@@ -539,18 +539,9 @@ std::vector<float> sdpo_trainer::body_hidden(const std::vector<int32_t> & prompt
                             nullptr, h.data(), false) != 0) {
         throw std::runtime_error("training forward pass failed");
     }
+    ++body_forwards;
     note_train_placement();
     return h;
-}
-
-void sdpo_trainer::body_backward(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response, const std::vector<float> & g) {
-    std::vector<int32_t> tokens, target_pos;
-    sequence_of(prompt, response, tokens, target_pos);
-    if (llama_opt_body_eval(student_ctx, tokens.data(), (int32_t) tokens.size(), target_pos.data(), (int32_t) target_pos.size(),
-                            g.data(), nullptr, true) != 0) {
-        throw std::runtime_error("training backward pass failed");
-    }
-    note_train_placement();
 }
 
 // importance weight of one token (stop-gradient): min(pi_theta(y_t) / pi_old(y_t), clip), pi_theta = the student before
@@ -769,8 +760,8 @@ void sdpo_trainer::run_head(const train_example & ex, head_job & job, const std:
 
 // One evaluation of the student's training graph: forward to H, `head` (which reads job.h and writes dL/dH into
 // job.g) from the scheduler's callback between the forward and the backward pass, then the backward seeded with it.
-// A scheduler with several backends cannot take G mid-graph: there H comes from a no-grad pass and the backward
-// recomputes the forward.
+// Also with several backends (a GPU build, layers partly on the CPU): the graph makes every reader of G wait for the
+// node that the callback writes it into (llama_opt_body_train in the patch), so the forward runs once.
 void sdpo_trainer::body_train(const train_example & ex, head_job & job, const std::function<void()> & head) {
     std::vector<int32_t> tokens, target_pos;
     sequence_of(ex.student_prompt, ex.response, tokens, target_pos);
@@ -794,20 +785,10 @@ void sdpo_trainer::body_train(const train_example & ex, head_job & job, const st
                                             (int32_t) target_pos.size(), on_head, &st);
     job.h = nullptr;
     job.g = nullptr;
-    if (rc != 1) note_train_placement();
+    ++body_forwards;
+    note_train_placement();
     if (rc == -2 && st.error) std::rethrow_exception(st.error);
-    if (rc == 1) {
-        const std::vector<float> h = body_hidden(ex.student_prompt, ex.response);
-        std::vector<float> g(ex.response.size() * (size_t) n_embd, 0.0f);
-        job.h = h.data();
-        job.g = g.data();
-        head();
-        job.h = nullptr;
-        job.g = nullptr;
-        body_backward(ex.student_prompt, ex.response, g);
-    } else if (rc != 0) {
-        throw std::runtime_error("training pass failed");
-    }
+    if (rc != 0) throw std::runtime_error("training pass failed");
 }
 
 // reverse KL of one example after the update, at the ids and teacher values of the step (sum over rows)
@@ -909,10 +890,12 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
     reserve_blocks();
     cpu_ops_train.clear();
     cpu_ops_head.clear();
+    body_forwards = 0;
     const double n_batch = (double) batch.size();
     step_result r;
-    // per example: one no-grad body pass (H), the head block by block beside the teacher's scoring (top-K, teacher
-    // values, loss, dL/dH), then the body's forward + backward seeded with dL/dH
+    // per example: one evaluation of the body's training graph: its forward to H, then from the scheduler's callback
+    // the head block by block beside the teacher's scoring (top-K, teacher values, loss, dL/dH), then its backward
+    // seeded with dL/dH
     std::vector<const train_example *> active;
     std::vector<scored_rows> scored;
     double loss = 0.0, weight_sum = 0.0;
@@ -962,6 +945,7 @@ step_result sdpo_trainer::step(const std::vector<train_example> & batch) {
     r.adapter_path = adapter_path(step_count);
     if (!llama_adapter_lora_save(student, r.adapter_path.c_str())) throw std::runtime_error("cannot write " + r.adapter_path);
     r.cpu_ops = cpu_ops();
+    r.forwards = body_forwards;
     r.ms = now_ms() - t0;
     return r;
 }
@@ -1126,6 +1110,7 @@ nlohmann::json sdpo_trainer::bench(int n_tokens) {
         { "peak_rss_mb", peak_rss_mb() },
         // of the full step (the same graphs as the timed passes)
         { "cpuOps", full.cpu_ops },
+        { "forwards", full.forwards }, // body forward passes of that step (see step_result::forwards)
         { "device", cfg.device },
     };
 }

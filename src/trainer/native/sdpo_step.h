@@ -83,6 +83,10 @@ struct step_result {
     nlohmann::json cpu_ops = nlohmann::json::array(); // "OP×n" / "head OP×n": see sdpo_trainer::cpu_ops
     double is_weight_mean = 1.0;    // mean importance weight over the batch's unmasked response tokens
     double is_clipped = 0.0;        // fraction of those tokens whose ratio was clipped
+    // forward passes of the student's body (training graph evaluations) in this step: one per unmasked rollout, whose
+    // forward and backward run in one evaluation on every backend, + the trust region's pass at the teacher prompt
+    // and measureKlAfter's pass after the update
+    int64_t forwards = 0;
 };
 
 // per response position: the student's top-k ids and log-probs, the teacher's at the same ids, both tails
@@ -162,9 +166,9 @@ private:
     void head_logits(const float * h, int n, float * logits);
     void head_input_grad(const float * dz, int n, float * dh);
 
-    // final hidden states at the response rows (no gradient) / the body's backward seeded with dL/dH
+    // final hidden states at the response rows (no gradient)
     std::vector<float> body_hidden(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response);
-    void body_backward(const std::vector<int32_t> & prompt, const std::vector<int32_t> & response, const std::vector<float> & g);
+    int64_t body_forwards = 0; // training graph evaluations (each one forward of the body) since the step began
     // forward, `head` (job.h -> job.g) and backward in one evaluation of the training graph
     void body_train(const train_example & ex, head_job & job, const std::function<void()> & head);
     // `head` over the student's H: inside the training evaluation when job.grad, else after a no-grad pass
