@@ -125,7 +125,9 @@ def number(value) -> float:
 def compare_runs(runs: list[list[dict]], devices: list[str], tol: dict) -> tuple[list[dict], bool]:
     """Step by step: relative differences of the scalars, and the norm-wise relative difference
     ||a - b|| / max(||a||, ||b||) of every adapter tensor (the largest is reported). A step passes
-    when neither run skipped it, every scalar is finite and both are within `tol`."""
+    when neither run skipped it, every scalar is finite and both are within `tol`, and both ran the
+    student's body forward as often (`forwards`: the GPU step evaluates forward and backward in one
+    pass, as the CPU's does, instead of recomputing the forward)."""
     steps, ok = [], True
     for n, (a, b) in enumerate(zip(*runs)):
         diffs = {k: rel(number(a[k]), number(b[k])) for k in SCALARS}
@@ -141,12 +143,13 @@ def compare_runs(runs: list[list[dict]], devices: list[str], tol: dict) -> tuple
                 worst_name, worst = name, d
         step_ok = (not a["skipped"] and not b["skipped"]
                    and all(np.isfinite(number(r[k])) for r in (a, b) for k in SCALARS)
-                   and all(d <= tol["scalars_rel"] for d in diffs.values()) and worst <= tol["adapter_rel"])
+                   and all(d <= tol["scalars_rel"] for d in diffs.values()) and worst <= tol["adapter_rel"]
+                   and a.get("forwards") is not None and a.get("forwards") == b.get("forwards"))
         ok = ok and step_ok
         second = f"{devices[1]}#2" if devices[0] == devices[1] else devices[1]
         steps.append({
             "step": n + 1, "ok": step_ok,
-            devices[0]: {k: a[k] for k in (*SCALARS, "ms")}, second: {k: b[k] for k in (*SCALARS, "ms")},
+            devices[0]: {k: a[k] for k in (*SCALARS, "ms", "forwards")}, second: {k: b[k] for k in (*SCALARS, "ms", "forwards")},
             "rel_diff": diffs, "adapter_rel_diff": worst, "adapter_worst_tensor": worst_name,
         })
     return steps, ok
@@ -187,7 +190,7 @@ def run_compare(args, gguf, manifest, out: str, deadline: Deadline, report: dict
                 raise RuntimeError(f"the trainer reads {info['nVocab']} tokens, the model was written with {facts['vocab']}")
             for batch in batches:
                 r = t.send(encode_step(batch), min(300, deadline.left()))
-                steps.append({**{k: r.get(k) for k in (*SCALARS, "skipped", "ms", "tokens", "cpuOps")},
+                steps.append({**{k: r.get(k) for k in (*SCALARS, "skipped", "ms", "tokens", "cpuOps", "forwards")},
                               "adapter": read_adapter(gguf, r["adapterPath"])})
         finally:
             t.close()
@@ -347,7 +350,7 @@ def bench_one(args, gguf, manifest, out, deadline, exe, device, name, tokens, mo
         entry["attempts"].append({"tokens": tokens, "error": None})
         gpu_text = f", peak GPU {gpu.peak} MiB (device total, {gpu.baseline} before)" if gpu.peak is not None else ""
         say(f"bench {name} at {tokens} tokens on {device}: step {r['step_ms']:.0f} ms, forward {r['forward_ms']:.0f} ms "
-            f"(ratio {r['ratio']:.2f}), {r['tokens_per_s']:.0f} tokens/s, peak RSS {r['peak_rss_mb']:.0f} MiB{gpu_text}"
+            f"(ratio {r['ratio']:.2f}, {r.get('forwards')} forward per step), {r['tokens_per_s']:.0f} tokens/s, peak RSS {r['peak_rss_mb']:.0f} MiB{gpu_text}"
             + (f"; nodes on the CPU: {', '.join(r.get('cpuOps') or []) or 'none'}" if device != "cpu" else ""))
         return True
     except (TrainerError, OSError, RuntimeError, ValueError) as e:

@@ -141,13 +141,13 @@ describe('scripts/device-check.sh', () => {
     }
   });
 
-  it('flags runs that differ beyond the tolerance, and passes f32-rounding-sized differences across devices', async () => {
+  it('flags runs that differ beyond the tolerance or in forward passes, and passes f32-rounding-sized differences across devices', async () => {
     const script = `
 import sys, json, numpy as np
 sys.path.insert(0, sys.argv[1])
 import check
-def run(loss, b):
-    return [{"loss": loss, "klBefore": 0.5, "klAfter": 0.4, "gradNorm": 2.0, "skipped": False, "ms": 1,
+def run(loss, b, forwards=1):
+    return [{"loss": loss, "klBefore": 0.5, "klAfter": 0.4, "gradNorm": 2.0, "skipped": False, "ms": 1, "forwards": forwards,
              "adapter": {"a": np.ones(4), "b": np.array(b)}}]
 base = run(0.5, [1.0, -2.0, 3.0, 0.5])
 out = {}
@@ -157,10 +157,12 @@ out["ulp_same_device"] = check.compare_runs([base, run(0.5 * (1 + 1e-6), [1.0, -
 out["adapter"] = check.compare_runs([base, run(0.5, [1.0, -2.0, 3.2, 0.5])], ["cpu", "cuda"], check.CROSS_DEVICE_TOLERANCE)[1]
 out["loss"] = check.compare_runs([base, run(0.51, [1.0, -2.0, 3.0, 0.5])], ["cpu", "cuda"], check.CROSS_DEVICE_TOLERANCE)[1]
 out["nan"] = check.compare_runs([base, run(None, [1.0, -2.0, 3.0, 0.5])], ["cpu", "cuda"], check.CROSS_DEVICE_TOLERANCE)[1]
+# the same numbers, but the GPU step recomputed its forward (two body passes where the CPU's took one)
+out["forwards"] = check.compare_runs([base, run(0.5, [1.0, -2.0, 3.0, 0.5], forwards=2)], ["cpu", "cuda"], check.CROSS_DEVICE_TOLERANCE)[1]
 print(json.dumps(out))
 `;
     const r = await execa(python, ['-c', script, join(work, 'ttsd-device-check', 'driver')]);
-    expect(JSON.parse(r.stdout)).toEqual({ same: true, ulp: true, ulp_same_device: false, adapter: false, loss: false, nan: false });
+    expect(JSON.parse(r.stdout)).toEqual({ same: true, ulp: true, ulp_same_device: false, adapter: false, loss: false, nan: false, forwards: false });
   });
 
   it("estimates a bench's memory with the run's own lower bound (src/run/lengths.ts), and steps the length down to what fits", async () => {
