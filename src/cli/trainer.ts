@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { buildTrainer, requireNvcc, requireVulkanTools, trainerBuildKey } from '../trainer/build.js';
+import { buildTrainer, DEVICE_BUILDS, trainerBuildKey } from '../trainer/build.js';
 import { gpuSettings } from './model.js';
 import { defaultTrainerConfig } from '../trainer/defaults.js';
 import { NativeTrainer } from '../trainer/native-trainer.js';
@@ -52,8 +52,8 @@ export function registerTrainerCommands(program: Command, bench: Command): void 
     .action(async (o: { model: string; tokens: number; threads: number; rank: number; lowMemory?: boolean; attention: string; attentionBlockRows?: number; gpu: string; gpuLayers: string; json?: boolean }) => {
       const { gpu, gpuLayers } = gpuSettings(o.gpu, o.gpuLayers);
       if (gpu !== 'cuda' && gpu !== 'vulkan' && gpu !== 'off') throw new UserError(`bench trainer: --gpu must be cuda, vulkan or off (the trainer has no ${gpu} build), got ${o.gpu}`);
-      if (gpu === 'cuda') requireNvcc();
-      if (gpu === 'vulkan') requireVulkanTools();
+      const missing = gpu === 'off' ? null : DEVICE_BUILDS[gpu].missingTools();
+      if (missing) throw new UserError(missing);
       const attention = o.attention;
       if (!isTrainerAttention(attention)) throw new UserError(`bench trainer: --attention must be ${TRAINER_ATTENTIONS.join(', ')}, got ${attention}`);
       if (o.attentionBlockRows !== undefined && attention !== 'blocked') throw new UserError('bench trainer: --attention-block-rows needs --attention blocked');

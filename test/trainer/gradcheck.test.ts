@@ -192,29 +192,17 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence ($attentio
   let stepped: LoraAdapter;
 
   beforeAll(async () => {
-    const config: TrainerConfig = {
-      model: modelPath,
-      stateDir: join(dir, `state-${spec.divergence}-${spec.transposedWeights}-${spec.headBlockRows}-${spec.attention}-${spec.attentionBlockRows}`),
+    const config = plainSgd(join(dir, `state-${spec.divergence}-${spec.transposedWeights}-${spec.headBlockRows}-${spec.attention}-${spec.attentionBlockRows}`), {
       loraRank: RANK,
       loraAlpha: ALPHA,
-      loraTargets: ALL_LORA_TARGETS,
-      lr: 1,
-      weightDecay: 0,
-      gradClip: 0,
       divergence: spec.divergence,
       jsdAlpha: spec.jsdAlpha,
-      topK: TOP_K,
-      teacher: 'ema',
-      ema: 0.01,
-      threads: 2,
-      seed: 1,
-      optimizer: 'sgd',
       initAdapter,
       transposedWeights: spec.transposedWeights,
       headBlockRows: spec.headBlockRows,
       attention: spec.attention,
       attentionBlockRows: spec.attentionBlockRows,
-    };
+    });
     trainer = await NativeTrainer.start(config);
     expect(trainer.info.attention).toBe(spec.attention);
     result = await trainer.step(batch);
@@ -280,8 +268,8 @@ describe.each(RUNS)('native trainer vs float64 reference: $divergence ($attentio
 // fused attention's forward over three blocks of 64 keys; and a short rollout beside it. Reverse KL, blocked,
 // fused and plain, against the float64 reference (exact teacher: the trainer scores the teacher on an F32
 // inference context here, as the short batch shows).
-/** One plain SGD step of reverse KL (no decay, no clip), so the adapter after the step shows the gradient. */
-function reverseKlSgd(stateDir: string, overrides: Pick<TrainerConfig, 'loraRank' | 'loraAlpha'> & Partial<TrainerConfig>): TrainerConfig {
+/** One plain SGD step (no decay, no clip; reverse KL unless overridden), so the adapter after the step shows the gradient. */
+function plainSgd(stateDir: string, overrides: Pick<TrainerConfig, 'loraRank' | 'loraAlpha'> & Partial<TrainerConfig>): TrainerConfig {
   return {
     model: modelPath,
     stateDir,
@@ -325,7 +313,7 @@ describe('a sequence spanning several attention blocks', () => {
     { attention: 'plain' as const, attentionBlockRows: 0 },
   ])('$attention attention: loss (rel. ≤ 1e-4) and gradient (median ≤ 1e-3, worst ≤ 1e-2) of reverse KL', async ({ attention, attentionBlockRows }) => {
     const trainer = await NativeTrainer.start(
-      reverseKlSgd(join(dir, `state-long-${attention}`), { loraRank: RANK, loraAlpha: ALPHA, initAdapter, attention, attentionBlockRows }),
+      plainSgd(join(dir, `state-long-${attention}`), { loraRank: RANK, loraAlpha: ALPHA, initAdapter, attention, attentionBlockRows }),
     );
     try {
       const result = await trainer.step(longBatch);
@@ -369,7 +357,7 @@ describe('rank 16: every LoRA gradient through the full SIMD tiles of the CPU OU
   }, 600_000);
 
   it('reverse KL: loss (rel. ≤ 1e-4) and gradient (median ≤ 1e-3, worst ≤ 1e-2)', async () => {
-    const trainer = await NativeTrainer.start(reverseKlSgd(join(dir, 'state-rank16'), { loraRank: R16, loraAlpha: 2 * R16, initAdapter: path16 }));
+    const trainer = await NativeTrainer.start(plainSgd(join(dir, 'state-rank16'), { loraRank: R16, loraAlpha: 2 * R16, initAdapter: path16 }));
     try {
       const result = await trainer.step(batch);
       const c = compareGradients(exact16.grad[0]!, LoraAdapter.read(result.adapterPath), init16, entries16);
