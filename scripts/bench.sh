@@ -33,9 +33,10 @@ printf '{"bench":"search-graded","result":%s}\n' "$(ttsd bench search --json --g
 # SDPO at the issue's size: G rollouts of SDPO_TOKENS tokens per step (random weights run to the
 # length limit), each rollout turned into a graded wrong program whose feedback reaches the
 # teacher, one training step between steps. --threads 1: the run's core budget (src/run/cores.ts)
-# keeps the sampler's and trainers' spin-waiting threads within the cores; at one thread each, one
-# cell's training and another's sampling fit side by side on 2 cores (one cell alone runs at the same
-# --threads, so the ratios compare alike).
+# keeps the sampler contexts' and trainers' spin-waiting threads within the cores; at one thread
+# each, two cells' sampling (each in its own context), one's training and another's sampling, or two
+# trainers fit side by side on 2 cores (one cell alone runs at the same --threads, so the ratios
+# compare alike).
 SDPO_G=${SDPO_G:-4}
 SDPO_TOKENS=${SDPO_TOKENS:-512}
 SDPO_BUDGET=${SDPO_BUDGET:-8}

@@ -10,16 +10,22 @@
  * and runs on a context created with that adapter (llama.cpp applies LoRA per context, so
  * sequences of different adapters cannot share one). Contexts are kept per live adapter, so
  * interleaved SDPO cells (and best-of-K cells on the base model) do not rebuild a context on
- * every switch, and calls for different adapters run concurrently. A context never outlives its
+ * every switch, and calls for different adapters run concurrently. A call joins a context of its
+ * adapter whose free slots hold all its sequences (one batch), else it gets another context of the
+ * same adapter (see acquireContext): two cells' whole steps on the base model decode side by side
+ * rather than one waiting for the other's slots. A context never outlives its
  * adapter path's weights being fixed (every adapter version is a new path), so no KV computed
  * under older weights is ever reused. The contexts are bounded (see maxContexts): when a new
  * adapter needs one and the bound is reached, the least recently used IDLE context is disposed
  * (with its adapter, which node-llama-cpp would otherwise keep until the model dies); if every
  * context is busy, the call waits until one is idle.
  *
- * Threads: the sampler's threads are a budget for all its contexts together (node-llama-cpp's
- * thread splitter gives concurrent decodes a share each): llama.cpp's threads spin-wait, so two
- * contexts each taking every core would be many times slower than one.
+ * Threads: each context computes with the sampler's `threads` (node-llama-cpp's thread splitter
+ * gets `threads` × the live contexts as its limit). Which contexts may compute at once is the run's
+ * business: llama.cpp's threads spin-wait, so contexts together taking more than the cores would be
+ * many times slower than one; the run's core budget (src/run/cores.ts) admits a call only when its
+ * context's threads fit (SampleOptions.admit, with the context as the part), so with `threads` at
+ * half the cores two cells' contexts decode side by side, and with every core they take turns.
  */
 import { availableParallelism, freemem } from 'node:os';
 import { resolve } from 'node:path';
@@ -87,13 +93,18 @@ interface AdapterContext {
   readonly pool: SequencePool;
   /** Calls holding it: it is evicted only at 0. */
   users: number;
+  /** Sequence slots those calls take together (each call's n, at most the slots): a call joins only where its n still fit. */
+  claimed: number;
+  /** Names it in the run's core budget (SampleOptions.admit): calls on one context share its threads. */
+  readonly id: number;
   /** A tick of the sampler's clock at its last acquisition or release (LRU order). */
   lastUsed: number;
 }
 
 export class LlamaSampler implements Sampler {
-  private readonly live = new Map<string | null, AdapterContext>();
-  /** Contexts being created (after evicting one where needed): waited on, never created twice. */
+  /** Open contexts, several per adapter when calls on it came together (see acquireContext). */
+  private live: AdapterContext[] = [];
+  /** Contexts being created (after evicting one where needed): a call for the same adapter waits on it and looks again. */
   private readonly opening = new Map<string | null, Promise<AdapterContext>>();
   /** Creations and disposals run one at a time: an adapter freed by an eviction is never one a concurrent creation just took from node-llama-cpp's cache. */
   private lifecycle: Promise<unknown> = Promise.resolve();
@@ -128,15 +139,15 @@ export class LlamaSampler implements Sampler {
         batchSize: options.batchSize,
         maxContexts,
       });
-      // All contexts together use the sampler's threads (see the header). The runtime is one per
-      // process, so this is the process's budget; on a GPU the threads barely matter and the
-      // limit stays node-llama-cpp's (none).
+      // On the CPU each context computes with `threads` (see the header); the runtime is one per
+      // process. On a GPU the threads barely matter and the limit stays node-llama-cpp's (none).
       if (llama.gpu === false) llama.maxThreads = sampler.options.threads;
       // The base model's context opens now: bad settings fail at load, not at the first call.
       const base = await sampler.createContext(null);
-      sampler.live.set(null, base);
+      sampler.live.push(base);
       sampler.tokensPerSequence = base.context.contextSize;
       await sampler.sizeContexts();
+      if (llama.gpu === false) llama.maxThreads = sampler.options.threads * sampler.maxLive;
       return sampler;
     } catch (error) {
       await model.dispose();
@@ -148,11 +159,14 @@ export class LlamaSampler implements Sampler {
   get contextSize(): number {
     return this.tokensPerSequence;
   }
-  /** CPU threads of the sampling contexts (all of them together). */
+  /** CPU threads each sampling context computes with. */
   get threads(): number {
     return this.options.threads;
   }
-  /** Its threads spin on the CPU unless every layer of the model is on a GPU. */
+  /**
+   * The CPU threads a context spins on while it decodes (what a call asks of the core budget through
+   * SampleOptions.admit; calls in one context's batch share them), 0 when every layer of the model is on a GPU.
+   */
   get cpuThreads(): number {
     return this.llama.gpu !== false && this.model.gpuLayers >= this.model.fileInsights.totalLayers ? 0 : this.options.threads;
   }
@@ -169,7 +183,7 @@ export class LlamaSampler implements Sampler {
   }
   /** Contexts now open, with their adapters (least recently used first); for tests and diagnostics. */
   get contexts(): { adapter: string | null; users: number }[] {
-    return [...this.live.values()].sort((a, b) => a.lastUsed - b.lastUsed).map((c) => ({ adapter: c.adapter, users: c.users }));
+    return [...this.live].sort((a, b) => a.lastUsed - b.lastUsed).map((c) => ({ adapter: c.adapter, users: c.users }));
   }
   /** Contexts created and disposed so far (a leak shows as created − disposed > open contexts). */
   get contextCounts(): { created: number; disposed: number } {
@@ -199,7 +213,7 @@ export class LlamaSampler implements Sampler {
     checkSampleOptions(options);
     const prompt = this.template.render(messages);
     this.checkFits(prompt.length, options.maxTokens, 'the prompt');
-    return this.withContext(options.adapter, ({ pool }) =>
+    const all = ({ pool }: AdapterContext) =>
       Promise.all(
         Array.from({ length: options.n }, async (_, i) => {
           const seq = await pool.acquire();
@@ -209,15 +223,16 @@ export class LlamaSampler implements Sampler {
             pool.release(seq);
           }
         }),
-      ),
-    );
+      );
+    const { admit } = options;
+    return this.withContext(options.adapter, options.n, (entry) => (admit ? admit(`sampler context ${entry.id}`, this.cpuThreads, () => all(entry)) : all(entry)));
   }
 
   async score(promptTokens: number[], responseTokens: number[], options: ScoreOptions = {}): Promise<ScoredResponse> {
     this.checkOpen();
     if (promptTokens.length === 0) throw new UserError('score: the prompt must have at least one token');
     this.checkFits(promptTokens.length, responseTokens.length, 'prompt + response');
-    return this.withContext(options.adapter ?? null, async ({ pool }) => {
+    return this.withContext(options.adapter ?? null, 1, async ({ pool }) => {
       const seq = await pool.acquire();
       try {
         await seq.clearHistory();
@@ -235,49 +250,65 @@ export class LlamaSampler implements Sampler {
     this.wakeIdleWaiters(); // they see the sampler disposed and fail
     await Promise.allSettled([...this.opening.values()]);
     await this.lifecycle.catch(() => undefined);
-    for (const entry of [...this.live.values()]) {
+    for (const entry of [...this.live]) {
       await entry.pool.drain(); // calls in flight finish first
       await this.disposeContext(entry);
     }
-    this.live.clear();
+    this.live = [];
     await this.model.dispose(); // frees every adapter loaded into it too
   }
 
-  /** Runs `work` on the context of `adapter` (null = base), holding it so it is not evicted meanwhile. */
-  private async withContext<T>(adapter: string | null, work: (entry: AdapterContext) => Promise<T>): Promise<T> {
-    const entry = await this.acquireContext(adapter === null ? null : resolve(adapter));
+  /** Runs `work` (of `n` sequences) on a context of `adapter` (null = base), holding it so it is not evicted meanwhile. */
+  private async withContext<T>(adapter: string | null, n: number, work: (entry: AdapterContext) => Promise<T>): Promise<T> {
+    const claim = Math.min(n, this.options.sequences);
+    const entry = await this.acquireContext(adapter === null ? null : resolve(adapter), claim);
     try {
       return await work(entry);
     } finally {
       entry.users--;
+      entry.claimed -= claim;
       entry.lastUsed = ++this.tick;
       if (entry.users === 0) this.wakeIdleWaiters();
     }
   }
 
-  private async acquireContext(adapter: string | null): Promise<AdapterContext> {
+  /**
+   * A context of `adapter` for a call of `claim` sequences. It joins a context of the adapter whose
+   * free slots hold the whole call (one batch); otherwise, while the bound allows (evicting the
+   * least recently used idle context if needed), it opens ANOTHER context for the adapter, so two
+   * cells' whole steps on one adapter (best-of-K cells on the base model, every SDPO cell's first
+   * step) decode side by side, each with the sampler's threads, instead of one waiting for the
+   * other's slots. At the bound with nothing idle it shares the adapter's least loaded context (its
+   * sequences wait for slots) or, with none, waits for a context to become idle.
+   */
+  private async acquireContext(adapter: string | null, claim: number): Promise<AdapterContext> {
+    const take = (entry: AdapterContext) => {
+      entry.users++;
+      entry.claimed += claim;
+      entry.lastUsed = ++this.tick;
+      return entry;
+    };
     for (;;) {
       this.checkOpen();
-      const live = this.live.get(adapter);
-      if (live) {
-        live.users++;
-        live.lastUsed = ++this.tick;
-        return live;
-      }
+      const mine = this.live.filter((c) => c.adapter === adapter);
+      const room = mine.filter((c) => c.claimed + claim <= this.options.sequences).sort((a, b) => b.lastUsed - a.lastUsed)[0];
+      if (room) return take(room);
       const pending = this.opening.get(adapter);
       if (pending) {
         await pending; // its failure is this call's failure too
         continue;
       }
-      if (adapter !== null) checkAdapterFile(adapter, this.model); // before anything is evicted for it
+      if (adapter !== null && mine.length === 0) checkAdapterFile(adapter, this.model); // before anything is evicted for it
       let evict: AdapterContext | null = null;
-      if (this.live.size + this.opening.size >= this.maxLive) {
-        evict = [...this.live.values()].filter((c) => c.users === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0] ?? null;
+      if (this.live.length + this.opening.size >= this.maxLive) {
+        evict = this.live.filter((c) => c.users === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0] ?? null;
         if (!evict) {
+          const least = mine.sort((a, b) => a.claimed - b.claimed)[0];
+          if (least) return take(least);
           await new Promise<void>((wake) => this.idleWaiters.push(wake));
           continue;
         }
-        this.live.delete(evict.adapter); // from now on no call can acquire it
+        this.live = this.live.filter((c) => c !== evict); // from now on no call can acquire it
       }
       const victim = evict;
       const open = this.serialised(async () => {
@@ -287,10 +318,8 @@ export class LlamaSampler implements Sampler {
       this.opening.set(adapter, open);
       try {
         const entry = await open;
-        this.live.set(adapter, entry);
-        entry.users++;
-        entry.lastUsed = ++this.tick;
-        return entry;
+        this.live.push(entry);
+        return take(entry);
       } finally {
         this.opening.delete(adapter);
         this.wakeIdleWaiters(); // a failed creation frees its place under the bound
@@ -343,21 +372,21 @@ export class LlamaSampler implements Sampler {
         ...(adapter !== null && { lora: { adapters: [{ filePath: adapter }] } }),
       });
     } catch (error) {
-      if (adapter !== null) await releaseAdapter(this.model, adapter);
+      if (adapter !== null && !this.live.some((c) => c.adapter === adapter)) await releaseAdapter(this.model, adapter);
       const said = llamaLogsSince(logMark).filter((l) => /error|fail|invalid|mismatch/i.test(l)).at(-1);
       const what = adapter === null ? 'context' : `context with LoRA adapter ${adapter}`;
       throw new UserError(`cannot create the ${what}: ${(said ?? firstLine(error)).replace(/\s+/g, ' ')}`);
     }
     this.createdCount++;
     const slots = Array.from({ length: this.options.sequences }, () => context.getSequence());
-    return { adapter, context, pool: new SequencePool(slots), users: 0, lastUsed: ++this.tick };
+    return { adapter, context, pool: new SequencePool(slots), users: 0, claimed: 0, id: this.createdCount, lastUsed: ++this.tick };
   }
 
   private async disposeContext(entry: AdapterContext): Promise<void> {
     await entry.context.dispose();
     this.disposedCount++;
-    // One context per adapter path: with its context gone the adapter is unused.
-    if (entry.adapter !== null) await releaseAdapter(this.model, entry.adapter);
+    // node-llama-cpp holds one copy of an adapter per path, shared by its contexts: free it with the last of them.
+    if (entry.adapter !== null && !this.live.some((c) => c.adapter === entry.adapter) && !this.opening.has(entry.adapter)) await releaseAdapter(this.model, entry.adapter);
   }
 
   /**

@@ -19,7 +19,18 @@ export interface SampleOptions {
    * (a path is taken to name fixed weights).
    */
   adapter: string | null;
+  /**
+   * The run's core budget (src/run/cores.ts): a sampler that computes on this machine's CPU runs
+   * the call's computation inside it once it knows where the call decodes, naming that place as the
+   * part (calls decoding in one batch name the same part and share its threads) and the CPU threads
+   * it spins on there. Absent: the call computes at once. Samplers that compute elsewhere (a GPU with
+   * every layer, a server) ignore it.
+   */
+  admit?: Admit;
 }
+
+/** Runs `operation` once `threads` CPU threads of `part` fit beside the other parts' (CoreBudget.use). */
+export type Admit = <T>(part: string, threads: number, operation: () => Promise<T>) => Promise<T>;
 
 /** One sampled response with everything the trainer and the report need. */
 export interface Rollout {
@@ -60,10 +71,4 @@ export interface Sampler {
   /** Log-probs of a fixed response under `adapter` (default null = base model). */
   score(promptTokens: number[], responseTokens: number[], options?: ScoreOptions): Promise<ScoredResponse>;
   dispose(): Promise<void>;
-  /**
-   * CPU threads its computation spins on (all its contexts together), which a run's CoreBudget
-   * (src/run/cores.ts) keeps within the cores beside the trainers'; 0 or absent when it computes
-   * elsewhere (a GPU, a server).
-   */
-  readonly cpuThreads?: number;
 }

@@ -1,6 +1,6 @@
 /**
- * The CPU cores that a run's compute parts share: the sampler (all its contexts together) and
- * each interleaved cell's trainer process.
+ * The CPU cores that a run's compute parts share: the sampler's contexts and each interleaved
+ * cell's trainer process.
  *
  * Why a budget: llama.cpp's and ggml's threads spin-wait at every barrier of a graph. When the
  * parts' threads together exceed the cores, the OS preempts one of them and every other thread of
@@ -9,12 +9,13 @@
  * `--parallel-cells 2` with the default `--threads` (every core) ran two trainers and the sampler
  * at once whenever two SDPO cells' phases met: three parts each with every core.
  *
- * Each part declares the CPU threads it computes with (Sampler.cpuThreads, Trainer.cpuThreads:
- * 0 on a GPU) and runs an operation (a sampling call, a training step) only once its threads fit
- * beside those in use. Requests are served first come, first served, so a trainer is never starved
- * by a stream of sampling calls. Operations of one part share its grant: concurrent sampling calls
- * for different cells run in the sampler's one thread budget (node-llama-cpp splits it between its
- * contexts), so a second call joins a held grant at no cost, unless someone is already waiting.
+ * Each part declares the CPU threads it computes with (Trainer.cpuThreads; the sampler, through
+ * SampleOptions.admit, the threads of the context a call decodes in: 0 on a GPU) and runs an
+ * operation (a sampling call, a training step) only once its threads fit beside those in use.
+ * Requests are served first come, first served, so a trainer is never starved by a stream of
+ * sampling calls. Operations of one part share its grant: sampling calls that join one context's
+ * batch (the sampler's part is the context), so a second call joins a held grant at no cost,
+ * unless someone is already waiting.
  * Grading is not counted: sandboxed programs do not spin-wait, and the grader has its own limit.
  */
 export class CoreBudget {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ChatMessage, Rollout, Sampler } from '../model/types.js';
+import type { Admit, ChatMessage, Rollout, Sampler } from '../model/types.js';
 import type { GradeOptions, GradeResult, Grader, Submission } from '../sandbox/types.js';
 import type { CellSampler, CellTrainer } from '../strategies/types.js';
 import type { Task } from '../tasks/types.js';
@@ -25,8 +25,10 @@ export interface RunServices {
  * which keeps that adapter's weights for the call whatever else is in flight (contract C1), so
  * calls simply run side by side: calls on one adapter decode together in its context's batch,
  * calls on different adapters in their own contexts at the same time. Busy time is metered
- * (overlapping calls count once in busyMs); a call starts once the sampler's CPU threads fit the
- * run's core budget (time waiting for them is not busy).
+ * (overlapping calls count once in busyMs). The sampler computes a call once the threads of the
+ * context it decodes in fit the run's core budget (SampleOptions.admit): calls joining one context's
+ * batch share one grant. Time waiting for cores counts as busy here (the call is in flight) and is
+ * also summed apart in the budget's waitMs.
  */
 export class SharedSampler implements CellSampler {
   readonly meter = new BusyMeter();
@@ -39,15 +41,16 @@ export class SharedSampler implements CellSampler {
     private readonly cores = new CoreBudget(1),
   ) {}
 
+  /** The sampler computes a call once its threads fit the core budget (SampleOptions.admit). */
+  private readonly admit: Admit = (part, threads, operation) => this.cores.use(part, threads, operation);
+
   /**
    * `sampling`: this call's own temperature / top-p / top-k and whether to record log-probs (a
    * variant's or a strategy's, e.g. ssd's hotter sampling); the run's otherwise.
    */
   sample(messages: ChatMessage[], n: number, seed: number, adapter: string | null, sampling?: Omit<SamplingParams, 'maxTokens'> & { logprobs: boolean }): Promise<Rollout[]> {
     // Only the importance weight uses the sampler's log-probs (the trainer scores tokens itself): skip their cost otherwise.
-    return this.cores.use(SAMPLER_PART, this.sampler.cpuThreads ?? 0, () =>
-      this.meter.time(() => this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs, ...sampling, adapter })),
-    );
+    return this.meter.time(() => this.sampler.sample(messages, { n, seed, ...this.params, logprobs: this.logprobs, ...sampling, adapter, admit: this.admit }));
   }
 
   renderPrompt(messages: ChatMessage[]): Promise<number[]> {
@@ -66,9 +69,6 @@ export class MeteredGrader implements Grader {
     return this.grader.close();
   }
 }
-
-/** Every sampling call shares the sampler's one grant of cores (its contexts split its threads). */
-const SAMPLER_PART = 'sampler';
 
 const LAST_STEP_FILE = 'ttsd-last-step.json';
 

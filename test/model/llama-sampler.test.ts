@@ -14,7 +14,7 @@ import { readGguf } from '../../src/gguf/reader.js';
 import { LlamaSampler } from '../../src/model/llama-sampler.js';
 import { writeLoraAdapter } from '../../src/model/lora.js';
 import { generationMessages, SYSTEM_MESSAGE } from '../../src/prompts/index.js';
-import type { ChatMessage, Rollout, SampleOptions } from '../../src/model/types.js';
+import type { Admit, ChatMessage, Rollout, SampleOptions } from '../../src/model/types.js';
 import { tinyModel } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsd-sampler-'));
@@ -220,6 +220,34 @@ describe('LlamaSampler (qwen2 tiny)', () => {
     expect(sampler.contextCounts).toEqual(before);
     expect(sampler.contexts.map((c) => c.adapter)).toEqual(expect.arrayContaining([null, loraA, loraB]));
     expect(sampler.contexts.every((c) => c.users === 0)).toBe(true);
+  });
+
+  it('gives two whole steps on one adapter a context each (side by side); calls whose sequences fit join one batch; each computes inside admit, named by its context', async () => {
+    const step = { ...SETTINGS, n: 4, temperature: 0, maxTokens: 6 }; // n = the context's 4 slots
+    const tokens = (rs: Rollout[]) => rs.map((r) => r.responseTokens);
+    const alone = await sampler.sample(messages, step);
+    const parts: string[] = [];
+    const admit: Admit = (part, threads, operation) => {
+      parts.push(`${part} × ${threads}`);
+      return operation();
+    };
+    const before = sampler.contextCounts;
+    const [x, y] = await Promise.all([sampler.sample(messages, { ...step, admit }), sampler.sample(messages, { ...step, admit })]);
+    expect(tokens(x)).toEqual(tokens(alone));
+    expect(tokens(y)).toEqual(tokens(alone));
+    // the second step got a base context of its own instead of waiting for the first one's slots
+    expect(sampler.contextCounts).toEqual({ created: before.created + 1, disposed: before.disposed });
+    expect(sampler.contexts.filter((c) => c.adapter === null)).toHaveLength(2);
+    expect(new Set(parts).size).toBe(2);
+    expect(parts.every((p) => p.endsWith(' × 1'))).toBe(true); // LOAD: 1 thread per context
+    // two calls of 2 sequences fit one context's 4 slots: one batch, one part, no context opened
+    parts.length = 0;
+    const counts = sampler.contextCounts;
+    const [u, v] = await Promise.all([sampler.sample(messages, { ...step, n: 2, admit }), sampler.sample(messages, { ...step, n: 2, admit })]);
+    expect([...tokens(u), ...tokens(v)]).toEqual([...tokens(alone).slice(0, 2), ...tokens(alone).slice(0, 2)]);
+    expect(sampler.contextCounts).toEqual(counts);
+    expect(parts).toHaveLength(2);
+    expect(new Set(parts).size).toBe(1);
   });
 
   it('rejects adapter files that are not LoRA adapters for this model, evicting nothing for them', async () => {

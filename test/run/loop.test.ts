@@ -156,35 +156,37 @@ describe('run loop: the family and its variants', () => {
   });
 
   it('keeps the sampler and the interleaved cells\' trainers within the cores: parts that each take every core never compute at once', async () => {
-    // 2 cores; the sampler and every trainer declare 2 CPU threads; 3 SDPO cells interleaved. The
-    // sampler's calls for different cells share its threads (one part), so parts are counted.
-    let samplerCalls = 0;
-    let trainerSteps = 0;
+    // 2 cores; the sampler (per adapter's context) and every trainer declare 2 CPU threads; 3 SDPO
+    // cells interleaved. Calls on one adapter share its context's threads, so parts are counted.
+    const active = new Map<string, number>();
     let most = 0;
     let overlaps = 0;
-    const compute = async <T>(part: 'sampler' | 'trainer', work: () => Promise<T>) => {
-      if (part === 'sampler') samplerCalls++;
-      else trainerSteps++;
-      const parts = (samplerCalls > 0 ? 1 : 0) + trainerSteps;
-      if (parts > 1) overlaps++;
-      most = Math.max(most, parts);
+    const compute = async <T>(part: string, work: () => Promise<T>) => {
+      active.set(part, (active.get(part) ?? 0) + 1);
+      if (active.size > 1) overlaps++;
+      most = Math.max(most, active.size);
       try {
         return await work();
       } finally {
-        if (part === 'sampler') samplerCalls--;
-        else trainerSteps--;
+        const n = active.get(part)! - 1;
+        if (n === 0) active.delete(part);
+        else active.set(part, n);
       }
     };
     class CpuSampler extends DeterministicSampler {
-      readonly cpuThreads = 2;
+      // computes inside the run's core budget, as LlamaSampler does, with 2 threads per adapter's context
       override sample(...args: Parameters<DeterministicSampler['sample']>) {
-        return compute('sampler', () => super.sample(...args));
+        const part = `sampler ${args[1].adapter}`;
+        return args[1].admit!(part, 2, () => compute(part, () => super.sample(...args)));
       }
     }
     class CpuTrainer extends CountingTrainer {
       readonly cpuThreads = 2;
+      constructor(private readonly stateDir: string, config: TrainerConfig) {
+        super(config);
+      }
       override step(batch: Parameters<CountingTrainer['step']>[0]) {
-        return compute('trainer', () => super.step(batch));
+        return compute(`trainer ${this.stateDir}`, () => super.step(batch));
       }
     }
     const sdpoOnly = resolveConfig({ model: 'm.gguf', budget: 9, rollouts: 3, seeds: [0, 1, 2], 'context-size': 512, 'max-tokens': 64, 'parallel-cells': 3, strategies: 'sdpo' }, {}, STRATEGY_NAMES);
@@ -192,8 +194,9 @@ describe('run loop: the family and its variants', () => {
       const dir = path.join(tmp, `cores-${cores}`);
       const store = RunStore.create(dir);
       store.append({ type: 'run', version: 1, budget: sdpoOnly.budget, strategies: ['sdpo'], seeds: sdpoOnly.seeds, tasks: [task.id] });
-      const services = { ...scriptedServices(new CpuSampler(1000)), startTrainer: async (c: TrainerConfig) => new CpuTrainer(c), cores };
-      samplerCalls = trainerSteps = most = overlaps = 0;
+      const services = { ...scriptedServices(new CpuSampler(1000)), startTrainer: async (c: TrainerConfig) => new CpuTrainer(c.stateDir, c), cores };
+      active.clear();
+      most = overlaps = 0;
       await runSearch({ config: sdpoOnly, tasks: [task], runDir: dir, store, history: historyFromEvents([], dir), services, progress: quiet });
       store.close();
       const events = RunStore.open(dir).events as Ev[];
