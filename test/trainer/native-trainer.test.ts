@@ -3,7 +3,7 @@
  * build lookup, a step writes a loadable adapter, masked rollouts give zero gradient, save →
  * resume is bit-identical, a killed or refusing trainer is reported (never a hang).
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readGguf } from '../../src/gguf/reader.js';
@@ -183,6 +183,30 @@ describe('NativeTrainer', () => {
     } finally {
       await trainer.close();
     }
+  });
+
+  it('computes with its configured threads: at 1 thread a step never runs a second thread (the training graph once took ggml\'s default of 4)', async () => {
+    const model = await tinyModel();
+    const trainer = await NativeTrainer.start(testConfig(model, stateDir(), { threads: 1, maxTokens: 2048 }));
+    // long sequences, so that each body graph computes for a while (the vocabulary's head runs apart)
+    const batch = batchOf(13, 2).map((e) => ({ ...e, studentPrompt: Array.from({ length: 900 }, (_, i) => e.studentPrompt[i % 12]!), response: [...e.response, ...e.response, ...e.response] }));
+    let most = 0;
+    let polls = 0;
+    let poll: NodeJS.Timeout | undefined;
+    try {
+      // the first step also makes the transposed copies of the frozen weights, a one-off with threads of its own
+      expect((await trainer.step(batch)).skipped).toBe(false);
+      poll = setInterval(() => {
+        most = Math.max(most, readdirSync(`/proc/${trainer.pid}/task`).length);
+        polls++;
+      }, 1);
+      for (let i = 0; i < 2; i++) expect((await trainer.step(batch)).skipped).toBe(false);
+    } finally {
+      clearInterval(poll);
+      await trainer.close();
+    }
+    expect(polls).toBeGreaterThan(10);
+    expect(most).toBe(1);
   });
 
   it("accepts the paper's lengths as maxTokens (teacher prompt 10240 + response 8192), past the old INT32_MAX / vocab limit", async () => {
