@@ -235,8 +235,8 @@ describe('LlamaSampler (qwen2 tiny)', () => {
     const [x, y] = await Promise.all([sampler.sample(messages, { ...step, admit }), sampler.sample(messages, { ...step, admit })]);
     expect(tokens(x)).toEqual(tokens(alone));
     expect(tokens(y)).toEqual(tokens(alone));
-    // the second step got a base context of its own instead of waiting for the first one's slots
-    expect(sampler.contextCounts).toEqual({ created: before.created + 1, disposed: before.disposed });
+    // the second step got a base context of its own (evicting an idle one at the bound) instead of waiting for the first one's slots
+    expect(sampler.contextCounts.created).toBe(before.created + 1);
     expect(sampler.contexts.filter((c) => c.adapter === null)).toHaveLength(2);
     expect(new Set(parts).size).toBe(2);
     expect(parts.every((p) => p.endsWith(' × 1'))).toBe(true); // LOAD: 1 thread per context
